@@ -1,0 +1,3 @@
+#include "vqcore/error.h"
+
+G_DEFINE_QUARK (vq-error-quark, vq_error)

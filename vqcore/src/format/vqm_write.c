@@ -1,0 +1,2 @@
+/* placeholder, being written */
+typedef int vq__placeholder_vqm_write;

@@ -1,0 +1,14 @@
+/* The `vq` subcommands. Each takes argv with argv[0] = the subcommand name,
+ * parses its own options (GOptionContext, so each has --help) and returns
+ * the process exit status. */
+#ifndef VQ_TOOL_COMMANDS_H
+#define VQ_TOOL_COMMANDS_H
+
+int vq_cmd_info (int argc, char **argv);
+int vq_cmd_convert (int argc, char **argv);
+int vq_cmd_detect (int argc, char **argv);
+
+/* Prints "vq SUBCOMMAND: message" on stderr; returns 1 for `return`. */
+int vq_tool_fail (const char *subcommand, const char *message);
+
+#endif
