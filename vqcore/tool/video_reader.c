@@ -1,2 +1,0 @@
-/* placeholder, being written */
-typedef int vq__placeholder_video_reader;
