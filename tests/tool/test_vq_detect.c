@@ -1,5 +1,6 @@
 /* `vq detect` end to end: the real default model on opencv-doc's media,
  * JSON Lines output, and one clear error line for every kind of bad input. */
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
