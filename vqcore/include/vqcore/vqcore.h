@@ -10,5 +10,6 @@
 #include "image.h"
 #include "model.h"
 #include "tfjs.h"
+#include "vqm.h"
 
 #endif /* VQCORE_VQCORE_H */
