@@ -24,6 +24,10 @@ typedef struct {
   vq_backend_kind backend;
   int n_threads;      /* CPU: worker threads, 0 = one per core */
   const char *device; /* Vulkan: index or name substring, NULL = best */
+  /* CPU: share activation memory between values whose lifetimes do not
+   * overlap. Then vq_engine_read_value() only works for the graph's inputs
+   * and outputs; by default (FALSE) every value is kept. */
+  gboolean reuse_buffers;
 } vq_engine_options;
 
 typedef struct vq_engine vq_engine;

@@ -1,2 +1,159 @@
-/* placeholder, being written */
-typedef int vq__placeholder_engine;
+/* The public engine API (vqcore/engine.h): option handling and dispatch to
+ * a backend through vq__backend (backend.h). */
+#include "backend.h"
+
+#include <string.h>
+
+#include "vqcore/error.h"
+
+struct vq_engine {
+  const vq__backend *backend;
+  void *state;
+  const vq_model *model;
+};
+
+void
+vq_engine_options_init (vq_engine_options *options)
+{
+  g_return_if_fail (options != NULL);
+  memset (options, 0, sizeof *options);
+  options->backend = VQ_BACKEND_AUTO;
+  options->n_threads = 0;
+  options->device = NULL;
+  options->reuse_buffers = FALSE;
+}
+
+static const vq__backend *
+choose_backend (vq_backend_kind kind, GError **error)
+{
+  switch (kind) {
+  case VQ_BACKEND_AUTO:
+  case VQ_BACKEND_CPU:
+    /* AUTO prefers Vulkan once that backend exists; until then the CPU. */
+    return &vq__cpu_backend;
+  case VQ_BACKEND_VULKAN:
+#ifdef VQ_HAVE_VULKAN
+    return &vq__vulkan_backend;
+#else
+    g_set_error (error, VQ_ERROR, VQ_ERROR_BACKEND, "Vulkan backend not built");
+    return NULL;
+#endif
+  default:
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID, "unknown backend kind %d", (int) kind);
+    return NULL;
+  }
+}
+
+vq_engine *
+vq_engine_new (const vq_model *model, const vq_engine_options *options, GError **error)
+{
+  vq_engine_options defaults;
+  if (options == NULL) {
+    vq_engine_options_init (&defaults);
+    options = &defaults;
+  }
+  if (model == NULL || model->graph == NULL) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID, "no model (or a model without a graph)");
+    return NULL;
+  }
+  if (options->n_threads < 0) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
+                 "n_threads must be 0 (one per core) or positive, not %d", options->n_threads);
+    return NULL;
+  }
+
+  const vq__backend *backend = choose_backend (options->backend, error);
+  if (backend == NULL)
+    return NULL;
+  void *state = backend->create (model, options, error);
+  if (state == NULL)
+    return NULL;
+
+  vq_engine *engine = g_new0 (vq_engine, 1);
+  engine->backend = backend;
+  engine->state = state;
+  engine->model = model;
+  return engine;
+}
+
+void
+vq_engine_free (vq_engine *engine)
+{
+  if (engine == NULL)
+    return;
+  engine->backend->destroy (engine->state);
+  g_free (engine);
+}
+
+gboolean
+vq_engine_run (vq_engine *engine, const float *input, GError **error)
+{
+  g_return_val_if_fail (engine != NULL, FALSE);
+  if (input == NULL) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID, "no input tensor");
+    return FALSE;
+  }
+  return engine->backend->run (engine->state, input, error);
+}
+
+vq_tensor_view
+vq_engine_output (vq_engine *engine, uint32_t index)
+{
+  vq_tensor_view none = { { 0, { 0, 0, 0, 0 } }, NULL };
+  g_return_val_if_fail (engine != NULL, none);
+  g_return_val_if_fail (index < engine->model->graph->n_outputs, none);
+  return engine->backend->output (engine->state, index);
+}
+
+gboolean
+vq_engine_read_value (vq_engine *engine, uint32_t value_id, float *out)
+{
+  g_return_val_if_fail (engine != NULL && out != NULL, FALSE);
+  if (value_id >= engine->model->graph->n_values)
+    return FALSE;
+  return engine->backend->read_value (engine->state, value_id, out);
+}
+
+const char *
+vq_engine_backend_name (const vq_engine *engine)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  return engine->backend->name;
+}
+
+const char *
+vq_engine_device_name (const vq_engine *engine)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  return engine->backend->device_name (engine->state);
+}
+
+size_t
+vq__engine_activation_bytes (const vq_engine *engine)
+{
+  return engine->backend->activation_bytes ? engine->backend->activation_bytes (engine->state)
+                                           : 0;
+}
+
+static const char *const kind_names[VQ_BACKEND_COUNT] = { "auto", "cpu", "vulkan" };
+
+const char *
+vq_backend_kind_name (vq_backend_kind kind)
+{
+  return (unsigned) kind < VQ_BACKEND_COUNT ? kind_names[kind] : "invalid";
+}
+
+gboolean
+vq_backend_kind_parse (const char *text, vq_backend_kind *kind)
+{
+  if (text == NULL)
+    return FALSE;
+  for (int i = 0; i < VQ_BACKEND_COUNT; i++) {
+    if (g_ascii_strcasecmp (text, kind_names[i]) == 0) {
+      if (kind != NULL)
+        *kind = (vq_backend_kind) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}

@@ -1,0 +1,268 @@
+/* Convolution: planning (weight decoding and packing at engine creation)
+ * and execution (im2col + GEMM, or a direct loop), see conv.h. */
+#include "conv.h"
+
+#include <string.h>
+
+#include "gemm.h"
+#include "vqcore/error.h"
+
+/* Aim for a packed B chunk (k x chunk floats) of about 512 KiB so that it
+ * and the im2col rows it is packed from stay in a 2 MiB L2. */
+#define CHUNK_TARGET_FLOATS (128 * 1024)
+#define CHUNK_MAX 4096
+
+/* Below this many output channels per group a GEMM tile (VQ_GEMM_MR rows)
+ * would be mostly padding, so depthwise-like convs run a direct loop. */
+#define DIRECT_MAX_COUT_PER_GROUP 3
+
+static float *
+try_new_floats (size_t count, GError **error)
+{
+  float *data = g_try_malloc_n (MAX (count, 1), sizeof (float));
+  if (data == NULL)
+    g_set_error (error, VQ_ERROR, VQ_ERROR_BACKEND,
+                 "out of memory (%" G_GSIZE_FORMAT " floats for conv weights)", count);
+  return data;
+}
+
+gboolean
+vq__conv_prepare (vq__conv_plan *plan, const vq_graph *graph, const vq_node *node,
+                  GError **error)
+{
+  const vq_conv_params *conv = &node->p.conv;
+  const vq_shape *in = &graph->values[node->inputs[0]].shape;
+  const vq_shape *out = &graph->values[node->outputs[0]].shape;
+
+  memset (plan, 0, sizeof *plan);
+  plan->batch = in->dims[0];
+  plan->cin = in->dims[1];
+  plan->h = in->dims[2];
+  plan->w = in->dims[3];
+  plan->cout = out->dims[1];
+  plan->oh = out->dims[2];
+  plan->ow = out->dims[3];
+  plan->kh = conv->kernel_h;
+  plan->kw = conv->kernel_w;
+  plan->sh = conv->stride_h;
+  plan->sw = conv->stride_w;
+  plan->dh = conv->dilation_h;
+  plan->dw = conv->dilation_w;
+  plan->pt = conv->pad_top;
+  plan->pl = conv->pad_left;
+  plan->groups = conv->groups;
+  plan->cin_g = plan->cin / plan->groups;
+  plan->cout_g = plan->cout / plan->groups;
+  plan->k = plan->cin_g * plan->kh * plan->kw;
+  plan->act = node->act;
+  plan->alpha = node->act_alpha;
+  plan->identity = plan->kh == 1 && plan->kw == 1 && plan->sh == 1 && plan->sw == 1 &&
+                   plan->pt == 0 && plan->pl == 0 && plan->oh == plan->h && plan->ow == plan->w;
+  plan->direct = plan->cout_g <= DIRECT_MAX_COUT_PER_GROUP;
+
+  int64_t n = plan->oh * plan->ow;
+  int64_t chunk = CHUNK_TARGET_FLOATS / MAX (plan->k, 1);
+  chunk = CLAMP (chunk / VQ_GEMM_NR * VQ_GEMM_NR, VQ_GEMM_NR, CHUNK_MAX);
+  plan->chunk = MIN (chunk, (n + VQ_GEMM_NR - 1) / VQ_GEMM_NR * VQ_GEMM_NR);
+  plan->chunk = MAX (plan->chunk, VQ_GEMM_NR);
+
+  plan->bias = try_new_floats ((size_t) plan->cout, error);
+  if (plan->bias == NULL)
+    goto fail;
+  for (int64_t o = 0; o < plan->cout; o++)
+    plan->bias[o] = conv->bias >= 0 ? vq_blob_get_f32 (&graph->blobs[conv->bias], o) : 0.0f;
+
+  size_t count = (size_t) vq_conv_weight_count (graph, node);
+  float *dense = try_new_floats (count, error);
+  if (dense == NULL)
+    goto fail;
+  vq_conv_weights_to_f32 (graph, node, dense);
+  if (plan->direct) {
+    plan->weights = dense;
+    return TRUE;
+  }
+
+  plan->weights_per_group = vq__gemm_packed_a_floats (plan->cout_g, plan->k);
+  plan->weights = try_new_floats (plan->weights_per_group * (size_t) plan->groups, error);
+  if (plan->weights == NULL) {
+    g_free (dense);
+    goto fail;
+  }
+  for (int64_t g = 0; g < plan->groups; g++)
+    vq__gemm_pack_a (dense + g * plan->cout_g * plan->k, plan->k, plan->cout_g, plan->k,
+                     plan->weights + g * plan->weights_per_group);
+  g_free (dense);
+  return TRUE;
+
+fail:
+  vq__conv_clear (plan);
+  return FALSE;
+}
+
+void
+vq__conv_clear (vq__conv_plan *plan)
+{
+  g_free (plan->weights);
+  g_free (plan->bias);
+  plan->weights = NULL;
+  plan->bias = NULL;
+}
+
+size_t
+vq__conv_scratch_floats (const vq__conv_plan *plan)
+{
+  if (plan->direct)
+    return 0;
+  size_t packed = vq__gemm_packed_b_floats (plan->k, plan->chunk);
+  return plan->identity ? packed : packed + (size_t) plan->k * (size_t) plan->chunk;
+}
+
+/* Writes rows k = (ci, ky, kx) of the im2col matrix for output columns
+ * [n0, n0 + nc) of group g: row-major, row stride nc. Each output row
+ * segment is a strided copy of one input row with zeros where the kernel
+ * hangs over the padding. */
+static void
+im2col_chunk (const vq__conv_plan *plan, const float *input, int64_t g, int64_t n0,
+              int64_t nc, float *dst)
+{
+  int64_t kk = 0;
+  for (int64_t ci = 0; ci < plan->cin_g; ci++) {
+    const float *channel = input + (g * plan->cin_g + ci) * plan->h * plan->w;
+    for (int64_t ky = 0; ky < plan->kh; ky++) {
+      for (int64_t kx = 0; kx < plan->kw; kx++, kk++) {
+        float *row = dst + kk * nc;
+        int64_t ix_base = kx * plan->dw - plan->pl;
+        /* Output columns ox whose input column ox * sw + ix_base is inside. */
+        int64_t valid_lo = ix_base >= 0 ? 0 : (-ix_base + plan->sw - 1) / plan->sw;
+        int64_t valid_hi = plan->w - 1 - ix_base < 0 ? 0 : (plan->w - 1 - ix_base) / plan->sw + 1;
+        for (int64_t col = n0; col < n0 + nc;) {
+          int64_t oy = col / plan->ow;
+          int64_t ox0 = col % plan->ow;
+          int64_t ox1 = MIN (plan->ow, ox0 + (n0 + nc - col));
+          float *d = row + (col - n0) - ox0; /* indexed by ox */
+          int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
+          if (iy < 0 || iy >= plan->h) {
+            memset (d + ox0, 0, (size_t) (ox1 - ox0) * sizeof (float));
+          } else {
+            const float *src = channel + iy * plan->w + ix_base;
+            int64_t lo = CLAMP (valid_lo, ox0, ox1);
+            int64_t hi = CLAMP (valid_hi, lo, ox1);
+            for (int64_t ox = ox0; ox < lo; ox++)
+              d[ox] = 0.0f;
+            if (plan->sw == 1)
+              memcpy (d + lo, src + lo, (size_t) (hi - lo) * sizeof (float));
+            else
+              for (int64_t ox = lo; ox < hi; ox++)
+                d[ox] = src[ox * plan->sw];
+            for (int64_t ox = hi; ox < ox1; ox++)
+              d[ox] = 0.0f;
+          }
+          col += ox1 - ox0;
+        }
+      }
+    }
+  }
+}
+
+typedef struct {
+  const vq__conv_plan *plan;
+  float *const *scratch;
+  const float *input;
+  float *output;
+  int64_t n_chunks;
+  int64_t m_splits;
+} conv_job;
+
+static void
+gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
+{
+  const conv_job *job = context;
+  const vq__conv_plan *plan = job->plan;
+  int64_t n = plan->oh * plan->ow;
+  int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
+  float *packed = job->scratch[thread_index];
+  float *columns = packed + vq__gemm_packed_b_floats (plan->k, plan->chunk);
+
+  for (int64_t task = begin; task < end; task++) {
+    int64_t split = task % job->m_splits;
+    int64_t chunk = (task / job->m_splits) % job->n_chunks;
+    int64_t g = task / job->m_splits / job->n_chunks;
+    int64_t m_begin = split * m_panels / job->m_splits * VQ_GEMM_MR;
+    int64_t m_end = MIN ((split + 1) * m_panels / job->m_splits * VQ_GEMM_MR, plan->cout_g);
+    int64_t n0 = chunk * plan->chunk;
+    int64_t nc = MIN (plan->chunk, n - n0);
+    if (m_begin >= m_end)
+      continue;
+
+    if (plan->identity) {
+      vq__gemm_pack_b (job->input + g * plan->cin_g * n + n0, n, plan->k, nc, packed);
+    } else {
+      im2col_chunk (plan, job->input, g, n0, nc, columns);
+      vq__gemm_pack_b (columns, nc, plan->k, nc, packed);
+    }
+    vq__gemm_epilogue epilogue = { plan->bias + g * plan->cout_g, plan->act, plan->alpha };
+    vq__gemm_run (plan->weights + g * plan->weights_per_group, plan->cout_g, plan->k,
+                  m_begin, m_end, packed, nc, job->output + g * plan->cout_g * n + n0, n,
+                  &epilogue);
+  }
+}
+
+/* One output row of one channel, summed in (ci, ky, kx) order. */
+static void
+direct_task (void *context, int64_t begin, int64_t end, int thread_index)
+{
+  const conv_job *job = context;
+  const vq__conv_plan *plan = job->plan;
+  for (int64_t task = begin; task < end; task++) {
+    int64_t o = task / plan->oh;
+    int64_t oy = task % plan->oh;
+    int64_t g = o / plan->cout_g;
+    const float *weights = plan->weights + o * plan->k;
+    float *out = job->output + (o * plan->oh + oy) * plan->ow;
+    for (int64_t ox = 0; ox < plan->ow; ox++) {
+      float sum = 0.0f;
+      int64_t kk = 0;
+      for (int64_t ci = 0; ci < plan->cin_g; ci++) {
+        const float *channel = job->input + (g * plan->cin_g + ci) * plan->h * plan->w;
+        for (int64_t ky = 0; ky < plan->kh; ky++) {
+          int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
+          for (int64_t kx = 0; kx < plan->kw; kx++, kk++) {
+            int64_t ix = ox * plan->sw - plan->pl + kx * plan->dw;
+            if (iy >= 0 && iy < plan->h && ix >= 0 && ix < plan->w)
+              sum += weights[kk] * channel[iy * plan->w + ix];
+          }
+        }
+      }
+      out[ox] = sum + plan->bias[o];
+    }
+    vq__activation_row (out, plan->ow, plan->act, plan->alpha);
+  }
+}
+
+void
+vq__conv_run (const vq__conv_plan *plan, vq__threadpool *pool, float *const *scratch,
+              const float *input, float *output)
+{
+  int64_t n = plan->oh * plan->ow;
+  int threads = vq__threadpool_size (pool);
+  conv_job job = { plan, scratch, NULL, NULL, 0, 1 };
+  job.n_chunks = (n + plan->chunk - 1) / plan->chunk;
+
+  /* Small images give few column chunks; then split the output channels
+   * too, so every thread gets work (aim for 4 tasks per thread). */
+  int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
+  int64_t tasks = plan->groups * job.n_chunks;
+  if (threads > 1 && tasks < 4 * threads)
+    job.m_splits = MIN (m_panels, (4 * threads + tasks - 1) / tasks);
+
+  for (int64_t b = 0; b < plan->batch; b++) {
+    job.input = input + b * plan->cin * plan->h * plan->w;
+    job.output = output + b * plan->cout * n;
+    if (plan->direct)
+      vq__threadpool_parallel_for (pool, plan->cout * plan->oh,
+                                   MAX (1, plan->cout * plan->oh / (8 * threads)),
+                                   direct_task, &job);
+    else
+      vq__threadpool_parallel_for (pool, tasks * job.m_splits, 1, gemm_task, &job);
+  }
+}

@@ -1,0 +1,180 @@
+/* Cache-blocked, register-blocked GEMM (see gemm.h). The micro-kernel is
+ * plain C with fixed-size loops that gcc vectorizes at -O3; target_clones
+ * builds it for AVX-512, AVX2 and baseline x86-64 so that the library does
+ * not need -march=native yet uses the wide registers where they exist. */
+#include "gemm.h"
+
+#include <string.h>
+
+#define MR VQ_GEMM_MR
+#define NR VQ_GEMM_NR
+/* K block: a kc x NR micro-panel of B (16 KiB) stays in L1 while the
+ * micro-kernel walks down the MR-row panels of A. */
+#define KC 128
+
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VQ_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef VQ_CLONES
+#define VQ_CLONES
+#endif
+
+size_t
+vq__gemm_packed_a_floats (int64_t m, int64_t k)
+{
+  return (size_t) ((m + MR - 1) / MR) * MR * (size_t) k;
+}
+
+void
+vq__gemm_pack_a (const float *a, int64_t lda, int64_t m, int64_t k, float *packed)
+{
+  for (int64_t p = 0; p < (m + MR - 1) / MR; p++) {
+    float *panel = packed + p * MR * k;
+    for (int64_t kk = 0; kk < k; kk++)
+      for (int64_t i = 0; i < MR; i++) {
+        int64_t row = p * MR + i;
+        panel[kk * MR + i] = row < m ? a[row * lda + kk] : 0.0f;
+      }
+  }
+}
+
+size_t
+vq__gemm_packed_b_floats (int64_t k, int64_t n)
+{
+  return (size_t) ((n + NR - 1) / NR) * NR * (size_t) k;
+}
+
+void
+vq__gemm_pack_b (const float *src, int64_t ld, int64_t k, int64_t n, float *packed)
+{
+  for (int64_t p = 0; p < (n + NR - 1) / NR; p++) {
+    float *panel = packed + p * NR * k;
+    int64_t j0 = p * NR;
+    int64_t width = MIN (NR, n - j0);
+    for (int64_t kk = 0; kk < k; kk++) {
+      memcpy (panel + kk * NR, src + kk * ld + j0, (size_t) width * sizeof (float));
+      if (width < NR)
+        memset (panel + kk * NR + width, 0, (size_t) (NR - width) * sizeof (float));
+    }
+  }
+}
+
+void
+vq__activation_row (float *x, int64_t n, vq_activation act, float alpha)
+{
+  /* The cheap activations get loops simple enough to vectorize; they compute
+   * exactly what vq_activation_apply computes. */
+  switch (act) {
+  case VQ_ACT_NONE:
+    return;
+  case VQ_ACT_RELU:
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    return;
+  case VQ_ACT_LEAKY_RELU:
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+    return;
+  default:
+    for (int64_t i = 0; i < n; i++)
+      x[i] = vq_activation_apply (act, alpha, x[i]);
+    return;
+  }
+}
+
+/* One MR x NR tile over kc steps: acc starts at zero (first K block) or at
+ * the partial sums already in c, so the k order stays sequential. */
+static inline void
+micro_kernel (int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
+              int64_t ldc, int first)
+{
+  float acc[MR][NR];
+  if (first) {
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++)
+        acc[i][j] = 0.0f;
+  } else {
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++)
+        acc[i][j] = c[i * ldc + j];
+  }
+  for (int64_t kk = 0; kk < kc; kk++) {
+    for (int i = 0; i < MR; i++) {
+      float ai = a[kk * MR + i];
+      for (int j = 0; j < NR; j++)
+        acc[i][j] += ai * b[kk * NR + j];
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++)
+      c[i * ldc + j] = acc[i][j];
+}
+
+VQ_CLONES static void
+gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
+              const float *packed_b, int64_t n, float *c, int64_t ldc,
+              const vq__gemm_epilogue *epilogue)
+{
+  float edge[MR * NR]; /* partial tiles at the right and bottom borders */
+  memset (edge, 0, sizeof edge);
+  int64_t n_panels = (n + NR - 1) / NR;
+
+  for (int64_t k0 = 0; k0 < k; k0 += KC) {
+    int64_t kc = MIN (KC, k - k0);
+    int first = k0 == 0;
+    int last = k0 + kc == k;
+    for (int64_t jp = 0; jp < n_panels; jp++) {
+      const float *b = packed_b + jp * NR * k + k0 * NR;
+      int64_t j0 = jp * NR;
+      int64_t width = MIN (NR, n - j0);
+      for (int64_t i0 = m_begin; i0 < m_end; i0 += MR) {
+        const float *a = packed_a + (i0 / MR) * MR * k + k0 * MR;
+        int64_t height = MIN (MR, m_end - i0);
+        float *tile = c + i0 * ldc + j0;
+        if (width == NR && height == MR) {
+          micro_kernel (kc, a, b, tile, ldc, first);
+        } else {
+          if (!first)
+            for (int64_t i = 0; i < height; i++)
+              memcpy (edge + i * NR, tile + i * ldc, (size_t) width * sizeof (float));
+          micro_kernel (kc, a, b, edge, NR, first);
+          for (int64_t i = 0; i < height; i++)
+            memcpy (tile + i * ldc, edge + i * NR, (size_t) width * sizeof (float));
+        }
+        if (last) {
+          for (int64_t i = 0; i < height; i++) {
+            float *row = tile + i * ldc;
+            if (epilogue->bias != NULL) {
+              float bias = epilogue->bias[i0 + i];
+              for (int64_t j = 0; j < width; j++)
+                row[j] += bias;
+            }
+            vq__activation_row (row, width, epilogue->act, epilogue->alpha);
+          }
+        }
+      }
+    }
+  }
+}
+
+void
+vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
+              const float *packed_b, int64_t n, float *c, int64_t ldc,
+              const vq__gemm_epilogue *epilogue)
+{
+  if (m_begin >= m_end || n <= 0)
+    return;
+  if (k == 0) {
+    /* No reduction at all (an empty input): the sum is zero. */
+    for (int64_t i = m_begin; i < m_end; i++) {
+      float *row = c + i * ldc;
+      for (int64_t j = 0; j < n; j++)
+        row[j] = epilogue->bias ? epilogue->bias[i] : 0.0f;
+      vq__activation_row (row, n, epilogue->act, epilogue->alpha);
+    }
+    return;
+  }
+  gemm_blocked (packed_a, m, k, m_begin, m_end, packed_b, n, c, ldc, epilogue);
+}
