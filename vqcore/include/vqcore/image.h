@@ -47,14 +47,19 @@ gboolean vq_pixel_format_parse (const char *text, vq_pixel_format *format);
 /* Checks dimensions, strides and planes; FALSE with an error when unusable. */
 gboolean vq_frame_validate (const vq_frame *frame, GError **error);
 
-/* Computes the mapping from a src_w x src_h frame to the model input. */
+/* Computes the mapping from a src_w x src_h frame to the model input.
+ * Letterbox rounds the scaled image to whole input pixels (at least one)
+ * and centres it at integer offsets, so scale_x and scale_y may differ by
+ * less than a pixel's worth; every input pixel is all image or all padding
+ * (details in src/detect/letterbox.c). Unusable sizes give the identity. */
 vq_letterbox vq_letterbox_compute (int32_t src_w, int32_t src_h, int32_t dst_w,
                                    int32_t dst_h, vq_fit_mode fit);
 
 /* Writes the model input tensor (NCHW fp32, 3 x input.height x input.width)
  * for `frame` into `out`: bilinear sampling with half-pixel centres, black
  * padding outside the letterboxed image, colour order and mean/std from
- * `pre`. `fit` overrides pre->fit. Returns the mapping used. */
+ * `pre`. `fit` overrides pre->fit (VQ_FIT_MODE_COUNT: use pre->fit).
+ * Returns the mapping used (`mapping` may be NULL). */
 gboolean vq_preprocess_frame (const vq_frame *frame, const vq_input_spec *input,
                               const vq_preprocess *pre, vq_fit_mode fit,
                               float *out, vq_letterbox *mapping, GError **error);
