@@ -145,9 +145,11 @@ vq_model_validate (const vq_model *model, GError **error)
   int32_t n_labels = 0;
   while (n_labels <= model->decoder.num_classes && model->labels[n_labels] != NULL)
     n_labels++;
+  if (n_labels > model->decoder.num_classes)
+    return fail (error, "the model has more labels than its %d classes",
+                 model->decoder.num_classes);
   if (n_labels != model->decoder.num_classes)
-    return fail (error, "the model has %s%d labels but %d classes",
-                 n_labels > model->decoder.num_classes ? "more than " : "", n_labels,
+    return fail (error, "the model has %d labels but %d classes", n_labels,
                  model->decoder.num_classes);
   return TRUE;
 }
