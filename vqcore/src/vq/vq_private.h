@@ -1,0 +1,162 @@
+/* Internal interfaces of vqcore/src/vq, the label-free vector quantizer.
+ *
+ * Notation used throughout: a conv's weights W are `rows` output channels by
+ * `cols` = D = cin/groups * kh * kw values, in the [cin/g][kh][kw] order of
+ * graph.h. A row is cut into n_sub = ceil(D / d) sub-vectors of d values;
+ * the quantizer works on the padded width cols_p = n_sub * d, with zero
+ * weights in the padding. H = X^T X (cols_p x cols_p) is the layer's input
+ * Hessian from calibration activations X (im2col rows). The quantity every
+ * step minimises is the output error
+ *     E = sum_o (w_o - s_o c_o)^T H (w_o - s_o c_o)
+ * where c_o is row o's decoded codewords and s_o its scale.
+ *
+ * All matrices are row-major doubles; everything is deterministic (fixed
+ * seeds, fixed work partitions, fixed summation orders), so the same inputs
+ * give bit-identical results for any thread count.
+ */
+#ifndef VQCORE_VQ_PRIVATE_H
+#define VQCORE_VQ_PRIVATE_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* ---- threads (parallel.c) ---- */
+
+typedef void (*vq__task_func) (void *context, int64_t task, int thread_index);
+
+/* Runs func(context, t, thread) for t in [0, n_tasks) on up to n_threads
+ * threads (<= 0: one per processor). Tasks must write disjoint outputs. */
+void vq__parallel_for (int64_t n_tasks, int n_threads, vq__task_func func, void *context);
+int vq__thread_count (int requested);
+
+/* ---- dense linear algebra (linalg.c) ---- */
+
+/* In-place lower Cholesky factor of the SPD matrix a (n x n): a = L L^T,
+ * upper triangle zeroed. FALSE when a is not positive definite. */
+gboolean vq__cholesky (double *a, int64_t n);
+/* Solves a x = b with a's Cholesky factor l (from vq__cholesky); b is
+ * overwritten with x. */
+void vq__cholesky_solve (const double *l, int64_t n, double *b);
+/* Replaces the SPD matrix a with the upper triangular U such that
+ * a^-1 = U^T U (the factor GPTQ-style error feedback walks). */
+gboolean vq__inverse_cholesky_upper (double *a, int64_t n, int n_threads);
+
+/* ---- the Hessian (hessian.c) ---- */
+
+/* Adds a fraction `damp` of the mean diagonal to the diagonal (and 1 to the
+ * diagonal of dead inputs, whose weights then cost nothing to move), so that
+ * H is safely positive definite. */
+void vq__hessian_damp (double *h, int64_t n, double damp);
+
+/* Grows a cols x cols Hessian to the padded width n_sub * d: padded columns
+ * get a tiny diagonal (they hold no weight; see the top of this file). */
+double *vq__hessian_pad (const double *h, int64_t cols, int64_t cols_p);
+
+/* Accumulates h += x^T x for n_rows rows of x (row stride cols, floats). */
+void vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows,
+                             int n_threads);
+
+/* ---- k-means on sub-vectors (kmeans.c) ---- */
+
+typedef struct {
+  const double *points;  /* n x d */
+  const double *weights; /* n x d per-dimension weights, or NULL for 1 */
+  int64_t n;
+  int32_t d;
+  int32_t k;
+  int32_t iterations;
+  guint32 seed;
+  int n_threads;
+} vq__kmeans_problem;
+
+/* Weighted k-means (k-means++ seeding, then Lloyd): minimises
+ * sum_p sum_i w_pi (x_pi - c_i)^2. Writes the k x d centroids and, when
+ * `labels` is not NULL, each point's centroid. Returns the final cost. */
+double vq__kmeans (const vq__kmeans_problem *problem, double *centroids, uint8_t *labels);
+
+/* ---- one layer's VQ state (layer.c, assign.c, refit.c) ---- */
+
+typedef struct {
+  int64_t rows, cols;  /* cout, D */
+  int32_t d, k;
+  int64_t n_sub, cols_p;
+  double *codebook;    /* k x d */
+  uint8_t *codes;      /* rows x n_sub */
+  double *scales;      /* rows */
+} vq__vq_layer;
+
+void vq__vq_layer_init (vq__vq_layer *layer, int64_t rows, int64_t cols, int32_t d, int32_t k);
+void vq__vq_layer_clear (vq__vq_layer *layer);
+/* Writes the decoded weights s_o * codebook[code] (rows x cols_p). */
+void vq__vq_layer_decode (const vq__vq_layer *layer, double *out);
+
+/* Pads rows x cols weights to rows x cols_p with zeros. */
+double *vq__pad_rows (const float *w, int64_t rows, int64_t cols, int64_t cols_p);
+
+/* E (see the top) for weights w (rows x cols_p) and the layer's decoding;
+ * when `reference` is not NULL also sum_o w_o^T H w_o into it. */
+double vq__output_error (const vq__vq_layer *layer, const double *w, const double *h,
+                         double *reference, int n_threads);
+
+/* Nearest codeword for each sub-vector of w / s_o in plain squared distance
+ * (the weight-space baseline). */
+void vq__assign_nearest (vq__vq_layer *layer, const double *w);
+
+/* Hessian-aware assignment with error feedback (GPTVQ): walks the column
+ * blocks left to right; each block picks the codeword minimising
+ * || U_BB^-T (v_B - c) ||^2 and pushes its error onto the columns not yet
+ * quantized. u is the upper factor of H^-1 (vq__inverse_cholesky_upper). */
+void vq__assign_gptvq (vq__vq_layer *layer, const double *w, const double *u, int n_threads);
+
+/* Closed-form least-squares codebook for fixed codes and scales: solves the
+ * K*d normal equations of E (summed over `n` layers sharing the codebook,
+ * each weighted by layer_weight[i]) with a small ridge toward the current
+ * codewords, which also keeps unused codewords where they are. */
+gboolean vq__refit_codebook (vq__vq_layer *const *layers, const double *const *w,
+                             const double *const *h, const double *layer_weight, int n,
+                             int n_threads);
+
+/* Closed-form best scale per row for fixed codes and codebook. */
+void vq__refit_scales (vq__vq_layer *layer, const double *w, const double *h, int n_threads);
+
+/* Initial scales: the root mean square of each row (1 for a zero row). */
+void vq__init_scales (vq__vq_layer *layer, const double *w);
+
+/* ---- one layer, start to finish (quantize.c) ---- */
+
+typedef enum {
+  VQ__METHOD_KMEANS = 0,  /* plain k-means on the weights, nearest codeword */
+  VQ__METHOD_HESSIAN = 1, /* H-weighted k-means, GPTVQ assignment, LS refits */
+} vq__method;
+
+typedef struct {
+  int32_t d, k;
+  vq__method method;
+  int32_t rounds;            /* assignment + refit rounds (Hessian method) */
+  int32_t kmeans_iterations;
+  int64_t kmeans_max_points; /* larger layers seed k-means on a subsample */
+  double damp;               /* fraction of the mean diagonal added to H */
+  guint32 seed;
+  int n_threads;
+  /* A codebook shared with other layers (k x d) that this layer must use
+   * as it is: no seeding and no codebook refit. NULL for a private one. */
+  const double *fixed_codebook;
+} vq__quantize_options;
+
+void vq__quantize_options_init (vq__quantize_options *options, int32_t d, int32_t k);
+
+/* Quantizes rows x cols weights w. h (cols x cols, not yet damped) is the
+ * layer's input Hessian; the k-means method ignores it except to report the
+ * error, and takes NULL. On success `out` holds the result and rel_error
+ * (when not NULL) E / sum_o w_o^T H w_o measured with the undamped H
+ * (-1 when h is NULL). */
+gboolean vq__quantize_layer (const float *w, int64_t rows, int64_t cols, const double *h,
+                             const vq__quantize_options *options, vq__vq_layer *out,
+                             double *rel_error, GError **error);
+
+G_END_DECLS
+
+#endif /* VQCORE_VQ_PRIVATE_H */
