@@ -76,14 +76,14 @@ font_scale (guint font_size, gint frame_height)
 
 static void
 draw_tag (GstVideoFrame *frame, const vq__pen *fill, vq__color color,
-          gint box_x, gint box_y, gint scale, const char *text)
+          gint64 box_x, gint64 box_y, gint scale, const char *text)
 {
   gint pad = scale;
   gint w = vq__text_width (text, scale) + 2 * pad;
   gint h = vq__text_height (scale) + pad;
-  gint x = CLAMP (box_x, 0, MAX (0, GST_VIDEO_FRAME_WIDTH (frame) - w));
+  gint x = (gint) CLAMP (box_x, 0, MAX (0, GST_VIDEO_FRAME_WIDTH (frame) - w));
   /* Above the box when it fits, else just inside its top edge. */
-  gint y = box_y - h >= 0 ? box_y - h : box_y;
+  gint y = (gint) MIN (box_y - h >= 0 ? box_y - h : box_y, GST_VIDEO_FRAME_HEIGHT (frame));
   vq__pen ink = vq__pen_for_frame (frame, vq__color_contrast (color));
 
   vq__draw_fill_rect (frame, fill, x, y, w, h);
@@ -115,15 +115,14 @@ draw_meta (GstVqOverlay *self, GstVideoFrame *frame, GstVideoRegionOfInterestMet
 
   color = vq__color_for_class (class_id, label);
   pen = vq__pen_for_frame (frame, color);
-  vq__draw_outline (frame, &pen, (gint) meta->x, (gint) meta->y, (gint) meta->w,
-                    (gint) meta->h, (gint) thickness);
+  vq__draw_outline (frame, &pen, meta->x, meta->y, meta->w, meta->h, (gint) thickness);
 
   if (show_labels && label != NULL && *label != '\0')
     g_string_append (text, label);
   if (show_confidence && confidence >= 0.0)
     g_string_append_printf (text, "%s%.2f", text->len ? " " : "", confidence);
   if (text->len > 0)
-    draw_tag (frame, &pen, color, (gint) meta->x, (gint) meta->y, scale, text->str);
+    draw_tag (frame, &pen, color, meta->x, meta->y, scale, text->str);
 
   GST_LOG_OBJECT (self, "drew %s at %u,%u %ux%u", text->str, meta->x, meta->y, meta->w, meta->h);
   g_string_free (text, TRUE);

@@ -85,21 +85,29 @@ vq__draw_fill_rect (GstVideoFrame *frame, const vq__pen *pen, gint x, gint y,
 }
 
 void
-vq__draw_outline (GstVideoFrame *frame, const vq__pen *pen, gint x, gint y,
-                  gint width, gint height, gint thickness)
+vq__draw_outline (GstVideoFrame *frame, const vq__pen *pen, gint64 x, gint64 y,
+                  gint64 width, gint64 height, gint thickness)
 {
   gint t = MAX (thickness, 1);
+  /* Edges beyond the frame stay beyond it (not moved onto the border),
+   * and the arithmetic below cannot overflow. */
+  gint64 lo = -(gint64) t - 1;
+  gint x0 = (gint) CLAMP (x, lo, GST_VIDEO_FRAME_WIDTH (frame) + (gint64) t + 1);
+  gint y0 = (gint) CLAMP (y, lo, GST_VIDEO_FRAME_HEIGHT (frame) + (gint64) t + 1);
+  gint x1 = (gint) CLAMP (x + width, lo, GST_VIDEO_FRAME_WIDTH (frame) + (gint64) t + 1);
+  gint y1 = (gint) CLAMP (y + height, lo, GST_VIDEO_FRAME_HEIGHT (frame) + (gint64) t + 1);
+  gint w = x1 - x0, h = y1 - y0;
 
-  if (width <= 0 || height <= 0)
+  if (width <= 0 || height <= 0 || w <= 0 || h <= 0)
     return;
-  if (2 * t >= width || 2 * t >= height) {
-    vq__draw_fill_rect (frame, pen, x, y, width, height);
+  if (2 * t >= w || 2 * t >= h) {
+    vq__draw_fill_rect (frame, pen, x0, y0, w, h);
     return;
   }
-  vq__draw_fill_rect (frame, pen, x, y, width, t);
-  vq__draw_fill_rect (frame, pen, x, y + height - t, width, t);
-  vq__draw_fill_rect (frame, pen, x, y + t, t, height - 2 * t);
-  vq__draw_fill_rect (frame, pen, x + width - t, y + t, t, height - 2 * t);
+  vq__draw_fill_rect (frame, pen, x0, y0, w, t);
+  vq__draw_fill_rect (frame, pen, x0, y1 - t, w, t);
+  vq__draw_fill_rect (frame, pen, x0, y0 + t, t, h - 2 * t);
+  vq__draw_fill_rect (frame, pen, x1 - t, y0 + t, t, h - 2 * t);
 }
 
 gint

@@ -26,8 +26,8 @@ void vq__draw_fill_rect (GstVideoFrame *frame, const vq__pen *pen,
 
 /* An outline `thickness` pixels wide lying inside the box, so a box that
  * touches the frame border stays fully visible. */
-void vq__draw_outline (GstVideoFrame *frame, const vq__pen *pen, gint x, gint y,
-                       gint width, gint height, gint thickness);
+void vq__draw_outline (GstVideoFrame *frame, const vq__pen *pen, gint64 x, gint64 y,
+                       gint64 width, gint64 height, gint thickness);
 
 /* Text with its top-left corner at (x, y), glyphs magnified `scale` times. */
 void vq__draw_text (GstVideoFrame *frame, const vq__pen *pen, gint x, gint y,
