@@ -2,21 +2,9 @@
  * conditioning it needs before factorisation. */
 #include <string.h>
 
+#include "cpu/gemm.h"
 #include "vq_private.h"
 
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define VQ_CLONES __attribute__ ((target_clones ("avx2", "default")))
-#endif
-#endif
-#ifndef VQ_CLONES
-#define VQ_CLONES
-#endif
-
-/* Rows of H per task, and calibration rows summed in float before they are
- * added into the double H: a 16 x cols float tile stays in L2 while the
- * chunk streams by, and 128-term float sums lose nothing that matters next
- * to the damping added afterwards. */
 #define TILE_ROWS 16
 #define CHUNK 128
 
@@ -62,60 +50,44 @@ vq__hessian_pad (const double *h, int64_t cols, int64_t cols_p)
 }
 
 typedef struct {
-  double *h;
-  int64_t cols;
-  const float *x;
-  int64_t n_rows;
+  const float *packed_a, *packed_b;
+  float *c;
+  int64_t cols, n_rows;
 } accumulate_job;
-
-VQ_CLONES static void
-accumulate_tile (float *tile, int64_t width, int64_t i0, int64_t rows_here, const float *x,
-                 int64_t cols, int64_t r0, int64_t r1)
-{
-  for (int64_t r = r0; r < r1; r++) {
-    const float *xr = x + r * cols + i0;
-    for (int64_t ii = 0; ii < rows_here; ii++) {
-      float a = xr[ii];
-      if (a == 0.0f)
-        continue; /* zero padding and dead activations are common */
-      float *t = tile + ii * width;
-      for (int64_t j = 0; j < width; j++)
-        t[j] += a * xr[j];
-    }
-  }
-}
 
 static void
 accumulate_task (void *context, int64_t task, int thread_index)
 {
   accumulate_job *job = context;
-  int64_t cols = job->cols;
-  int64_t i0 = task * TILE_ROWS;
-  int64_t rows_here = MIN (TILE_ROWS, cols - i0);
-  int64_t width = cols - i0; /* the upper triangle from column i0 on */
-  float *tile = g_new (float, (gsize) (TILE_ROWS * width));
-  for (int64_t r0 = 0; r0 < job->n_rows; r0 += CHUNK) {
-    memset (tile, 0, (size_t) (TILE_ROWS * width) * sizeof (float));
-    accumulate_tile (tile, width, i0, rows_here, job->x, cols, r0, MIN (r0 + CHUNK, job->n_rows));
-    for (int64_t ii = 0; ii < rows_here; ii++) {
-      double *h = job->h + (i0 + ii) * cols + i0;
-      const float *t = tile + ii * width;
-      for (int64_t j = ii; j < width; j++)
-        h[j] += t[j];
-    }
-  }
-  g_free (tile);
+  vq__gemm_epilogue none = { NULL, VQ_ACT_NONE, 0.0f };
+  int64_t begin = task * TILE_ROWS, end = MIN (begin + TILE_ROWS, job->cols);
+  vq__gemm_run (job->packed_a, job->cols, job->n_rows, begin, end, job->packed_b, job->cols,
+                job->c, job->cols, &none);
 }
 
 void
 vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows, int n_threads)
 {
-  accumulate_job job = { h, cols, x, n_rows };
-  /* Only the upper triangle is accumulated; mirror it afterwards. Tasks are
-   * interleaved big/small by construction (row blocks near the top are the
-   * widest), and claimed dynamically, which balances them well enough. */
-  vq__parallel_for ((cols + TILE_ROWS - 1) / TILE_ROWS, n_threads, accumulate_task, &job);
-  for (int64_t i = 0; i < cols; i++)
-    for (int64_t j = 0; j < i; j++)
-      h[i * cols + j] = h[j * cols + i];
+  float *xt = g_new (float, (gsize) (cols * MIN (n_rows, CHUNK)));
+  float *packed_a = g_new (float, vq__gemm_packed_a_floats (cols, MIN (n_rows, CHUNK)));
+  float *packed_b = g_new (float, vq__gemm_packed_b_floats (MIN (n_rows, CHUNK), cols));
+  float *c = g_new (float, (gsize) (cols * cols));
+  for (int64_t r0 = 0; r0 < n_rows; r0 += CHUNK) {
+    int64_t rows = MIN (CHUNK, n_rows - r0);
+    const float *chunk = x + r0 * cols;
+    /* A = chunk^T (cols x rows), B = chunk (rows x cols). */
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t i = 0; i < cols; i++)
+        xt[i * rows + r] = chunk[r * cols + i];
+    vq__gemm_pack_a (xt, rows, cols, rows, packed_a);
+    vq__gemm_pack_b (chunk, cols, rows, cols, packed_b);
+    accumulate_job job = { packed_a, packed_b, c, cols, rows };
+    vq__parallel_for ((cols + TILE_ROWS - 1) / TILE_ROWS, n_threads, accumulate_task, &job);
+    for (int64_t i = 0; i < cols * cols; i++)
+      h[i] += c[i];
+  }
+  g_free (c);
+  g_free (packed_b);
+  g_free (packed_a);
+  g_free (xt);
 }
