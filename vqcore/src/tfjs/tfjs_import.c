@@ -324,6 +324,14 @@ bind_outputs (vq__tfjs_ctx *ctx, GPtrArray *keys, GError **error)
     uint32_t value;
     if (!vq__tfjs_materialize (ctx, &pseudo, t, identity, &value, error))
       return FALSE;
+    /* Name output values after the model's outputs (inputs keep theirs). */
+    gboolean is_input = FALSE;
+    for (uint32_t i = 0; i < ctx->graph->n_inputs; i++)
+      is_input = is_input || ctx->graph->inputs[i] == value;
+    if (!is_input) {
+      g_free (ctx->graph->values[value].name);
+      ctx->graph->values[value].name = g_strdup (key);
+    }
     vq_graph_add_output (ctx->graph, value);
   }
   return TRUE;
