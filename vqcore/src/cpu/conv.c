@@ -10,7 +10,7 @@
 /* Aim for a packed B chunk (k x chunk floats) of about 512 KiB so that it
  * and the im2col rows it is packed from stay in a 2 MiB L2. */
 #define CHUNK_TARGET_FLOATS (128 * 1024)
-#define CHUNK_MAX 4096
+#define CHUNK_MAX 1024
 
 /* Below this many output channels per group a GEMM tile (VQ_GEMM_MR rows)
  * would be mostly padding, so depthwise-like convs run a direct loop. */
@@ -113,33 +113,47 @@ vq__conv_scratch_floats (const vq__conv_plan *plan)
 {
   if (plan->direct)
     return 0;
-  size_t packed = vq__gemm_packed_b_floats (plan->k, plan->chunk);
-  return plan->identity ? packed : packed + (size_t) plan->k * (size_t) plan->chunk;
+  return vq__gemm_packed_b_floats (plan->k, plan->chunk);
 }
 
-/* Writes rows k = (ci, ky, kx) of the im2col matrix for output columns
- * [n0, n0 + nc) of group g: row-major, row stride nc. Each output row
- * segment is a strided copy of one input row with zeros where the kernel
- * hangs over the padding. */
+/* Writes the im2col matrix of group g for output columns [n0, n0 + nc)
+ * straight into the packed-B layout of gemm.h (panels of VQ_GEMM_NR
+ * columns), so the columns are written once and never copied again. Row
+ * kk = (ci, ky, kx) of a panel is a run of consecutive output pixels: each
+ * piece between an output-row and a panel boundary is a strided copy of
+ * one input row, with zeros where the kernel hangs over the padding. */
 static void
-im2col_chunk (const vq__conv_plan *plan, const float *input, int64_t g, int64_t n0,
-              int64_t nc, float *dst)
+im2col_packed (const vq__conv_plan *plan, const float *input, int64_t g, int64_t n0,
+               int64_t nc, float *packed)
 {
+  const int64_t nr = VQ_GEMM_NR;
+  int64_t k = plan->k;
   int64_t kk = 0;
+
+  /* Lanes past the last column feed only discarded results; zero them so
+   * that they hold no garbage. */
+  if (nc % nr != 0) {
+    float *last = packed + (nc / nr) * nr * k;
+    for (int64_t row = 0; row < k; row++)
+      memset (last + row * nr + nc % nr, 0, (size_t) (nr - nc % nr) * sizeof (float));
+  }
+
   for (int64_t ci = 0; ci < plan->cin_g; ci++) {
     const float *channel = input + (g * plan->cin_g + ci) * plan->h * plan->w;
     for (int64_t ky = 0; ky < plan->kh; ky++) {
       for (int64_t kx = 0; kx < plan->kw; kx++, kk++) {
-        float *row = dst + kk * nc;
         int64_t ix_base = kx * plan->dw - plan->pl;
         /* Output columns ox whose input column ox * sw + ix_base is inside. */
         int64_t valid_lo = ix_base >= 0 ? 0 : (-ix_base + plan->sw - 1) / plan->sw;
         int64_t valid_hi = plan->w - 1 - ix_base < 0 ? 0 : (plan->w - 1 - ix_base) / plan->sw + 1;
         for (int64_t col = n0; col < n0 + nc;) {
+          int64_t local = col - n0;
           int64_t oy = col / plan->ow;
           int64_t ox0 = col % plan->ow;
-          int64_t ox1 = MIN (plan->ow, ox0 + (n0 + nc - col));
-          float *d = row + (col - n0) - ox0; /* indexed by ox */
+          int64_t ox1 = MIN (plan->ow, ox0 + (nr - local % nr));
+          ox1 = MIN (ox1, ox0 + (n0 + nc - col));
+          /* d[ox] is this row's lane for output pixel (oy, ox). */
+          float *d = packed + (local / nr) * nr * k + kk * nr + local % nr - ox0;
           int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
           if (iy < 0 || iy >= plan->h) {
             memset (d + ox0, 0, (size_t) (ox1 - ox0) * sizeof (float));
@@ -181,7 +195,6 @@ gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
   int64_t n = plan->oh * plan->ow;
   int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
   float *packed = job->scratch[thread_index];
-  float *columns = packed + vq__gemm_packed_b_floats (plan->k, plan->chunk);
 
   for (int64_t task = begin; task < end; task++) {
     int64_t split = task % job->m_splits;
@@ -194,12 +207,10 @@ gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
     if (m_begin >= m_end)
       continue;
 
-    if (plan->identity) {
+    if (plan->identity)
       vq__gemm_pack_b (job->input + g * plan->cin_g * n + n0, n, plan->k, nc, packed);
-    } else {
-      im2col_chunk (plan, job->input, g, n0, nc, columns);
-      vq__gemm_pack_b (columns, nc, plan->k, nc, packed);
-    }
+    else
+      im2col_packed (plan, job->input, g, n0, nc, packed);
     vq__gemm_epilogue epilogue = { plan->bias + g * plan->cout_g, plan->act, plan->alpha };
     vq__gemm_run (plan->weights + g * plan->weights_per_group, plan->cout_g, plan->k,
                   m_begin, m_end, packed, nc, job->output + g * plan->cout_g * n + n0, n,

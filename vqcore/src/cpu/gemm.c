@@ -74,8 +74,12 @@ vq__activation_row (float *x, int64_t n, vq_activation act, float alpha)
       x[i] = x[i] > 0.0f ? x[i] : 0.0f;
     return;
   case VQ_ACT_LEAKY_RELU:
-    for (int64_t i = 0; i < n; i++)
-      x[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+    /* The product is computed unconditionally: gcc only turns the select
+     * into vector code when no floating-point operation is conditional. */
+    for (int64_t i = 0; i < n; i++) {
+      float scaled = alpha * x[i];
+      x[i] = x[i] >= 0.0f ? x[i] : scaled;
+    }
     return;
   default:
     for (int64_t i = 0; i < n; i++)
@@ -85,10 +89,12 @@ vq__activation_row (float *x, int64_t n, vq_activation act, float alpha)
 }
 
 /* One MR x NR tile over kc steps: acc starts at zero (first K block) or at
- * the partial sums already in c, so the k order stays sequential. */
+ * the partial sums already in c, so the k order stays sequential. On the
+ * last K block (`epilogue` set) the bias and the cheap activations are
+ * applied in registers before the tile is stored. */
 static inline void
 micro_kernel (int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
-              int64_t ldc, int first)
+              int64_t ldc, int first, const vq__gemm_epilogue *epilogue, const float *bias)
 {
   float acc[MR][NR];
   if (first) {
@@ -107,9 +113,34 @@ micro_kernel (int64_t kc, const float *restrict a, const float *restrict b, floa
         acc[i][j] += ai * b[kk * NR + j];
     }
   }
+  if (epilogue != NULL) {
+    if (bias != NULL)
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++)
+          acc[i][j] += bias[i];
+    if (epilogue->act == VQ_ACT_RELU) {
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++)
+          acc[i][j] = acc[i][j] > 0.0f ? acc[i][j] : 0.0f;
+    } else if (epilogue->act == VQ_ACT_LEAKY_RELU) {
+      float alpha = epilogue->alpha;
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+          float scaled = alpha * acc[i][j];
+          acc[i][j] = acc[i][j] >= 0.0f ? acc[i][j] : scaled;
+        }
+    }
+  }
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++)
       c[i * ldc + j] = acc[i][j];
+}
+
+/* Activations the micro-kernel does not apply in registers. */
+static gboolean
+act_in_kernel (vq_activation act)
+{
+  return act == VQ_ACT_NONE || act == VQ_ACT_RELU || act == VQ_ACT_LEAKY_RELU;
 }
 
 VQ_CLONES static void
@@ -118,7 +149,9 @@ gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
               const vq__gemm_epilogue *epilogue)
 {
   float edge[MR * NR]; /* partial tiles at the right and bottom borders */
+  float edge_bias[MR];
   memset (edge, 0, sizeof edge);
+  memset (edge_bias, 0, sizeof edge_bias);
   int64_t n_panels = (n + NR - 1) / NR;
 
   for (int64_t k0 = 0; k0 < k; k0 += KC) {
@@ -133,27 +166,29 @@ gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
         const float *a = packed_a + (i0 / MR) * MR * k + k0 * MR;
         int64_t height = MIN (MR, m_end - i0);
         float *tile = c + i0 * ldc + j0;
+        /* The bias of rows past m is never stored, but must be readable. */
+        const float *bias = NULL;
+        if (last && epilogue->bias != NULL) {
+          bias = epilogue->bias + i0;
+          if (height < MR) {
+            memcpy (edge_bias, bias, (size_t) height * sizeof (float));
+            bias = edge_bias;
+          }
+        }
+        const vq__gemm_epilogue *ep = last ? epilogue : NULL;
         if (width == NR && height == MR) {
-          micro_kernel (kc, a, b, tile, ldc, first);
+          micro_kernel (kc, a, b, tile, ldc, first, ep, bias);
         } else {
           if (!first)
             for (int64_t i = 0; i < height; i++)
               memcpy (edge + i * NR, tile + i * ldc, (size_t) width * sizeof (float));
-          micro_kernel (kc, a, b, edge, NR, first);
+          micro_kernel (kc, a, b, edge, NR, first, ep, bias);
           for (int64_t i = 0; i < height; i++)
             memcpy (tile + i * ldc, edge + i * NR, (size_t) width * sizeof (float));
         }
-        if (last) {
-          for (int64_t i = 0; i < height; i++) {
-            float *row = tile + i * ldc;
-            if (epilogue->bias != NULL) {
-              float bias = epilogue->bias[i0 + i];
-              for (int64_t j = 0; j < width; j++)
-                row[j] += bias;
-            }
-            vq__activation_row (row, width, epilogue->act, epilogue->alpha);
-          }
-        }
+        if (last && !act_in_kernel (epilogue->act))
+          for (int64_t i = 0; i < height; i++)
+            vq__activation_row (tile + i * ldc, width, epilogue->act, epilogue->alpha);
       }
     }
   }
