@@ -32,6 +32,8 @@
  */
 #include "gstvqdetect.h"
 
+#include <string.h>
+
 #include "gstvqresults.h"
 #include "vqcore/error.h"
 #include "vqdetectorpool.h"
@@ -154,21 +156,36 @@ gst_vq_detect_resize_get_type (void)
   return type;
 }
 
-/* Posts the right GStreamer error for a vqcore error. */
-#define POST_VQ_ERROR(self, err, ...) G_STMT_START {                          \
-    gchar *msg_ = g_strdup_printf (__VA_ARGS__);                              \
-    if ((err)->code == VQ_ERROR_NOT_FOUND)                                    \
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", msg_), (NULL));    \
-    else if ((err)->code == VQ_ERROR_IO)                                      \
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", msg_), (NULL));    \
-    else if ((err)->code == VQ_ERROR_BACKEND)                                 \
-      GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("%s", msg_), (NULL));          \
-    else if ((err)->code == VQ_ERROR_INVALID)                                 \
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", msg_), (NULL));     \
-    else                                                                      \
-      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", msg_), (NULL));         \
-    g_free (msg_);                                                            \
-  } G_STMT_END
+/* Posts a load failure as the GStreamer error that fits the vqcore error,
+ * with a message that names the model file (vqcore's messages usually
+ * start with it already) and the reason. */
+static void
+post_load_error (GstVqDetect *self, const char *path, const GError *error)
+{
+  GQuark domain = GST_RESOURCE_ERROR;
+  gint code = GST_RESOURCE_ERROR_OPEN_READ;
+  gchar *text;
+
+  if (error->code == VQ_ERROR_NOT_FOUND
+      || (path != NULL && !g_file_test (path, G_FILE_TEST_EXISTS)))
+    code = GST_RESOURCE_ERROR_NOT_FOUND;
+  else if (error->code == VQ_ERROR_INVALID)
+    code = GST_RESOURCE_ERROR_SETTINGS;
+  else if (error->code == VQ_ERROR_BACKEND) {
+    domain = GST_LIBRARY_ERROR;
+    code = GST_LIBRARY_ERROR_INIT;
+  } else if (error->code != VQ_ERROR_IO) {
+    domain = GST_STREAM_ERROR;
+    code = GST_STREAM_ERROR_FORMAT;
+  }
+
+  if (path != NULL && strstr (error->message, path) == NULL)
+    text = g_strdup_printf ("Could not load model \"%s\": %s", path, error->message);
+  else
+    text = g_strdup_printf ("Could not load model: %s", error->message);
+  gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, domain, code, text, NULL,
+                            __FILE__, GST_FUNCTION, __LINE__);
+}
 
 /* Loads (or shares) the detector named by the current properties. */
 static vq__pooled_detector *
@@ -193,7 +210,7 @@ load_detector (GstVqDetect *self, char **path_out, GError **error)
     g_free (path);
     path = vq_default_model_path (error);
     if (path == NULL) {
-      g_prefix_error (error, "no model set and no default model: ");
+      g_prefix_error (error, "the \"model\" property is not set; ");
       g_free (device);
       return NULL;
     }
@@ -269,10 +286,7 @@ gst_vq_detect_start (GstBaseTransform *trans)
   /* ERRORS */
 load_failed:
   g_mutex_unlock (&self->model_lock);
-  if (path != NULL)
-    POST_VQ_ERROR (self, error, "Could not load model \"%s\": %s", path, error->message);
-  else
-    POST_VQ_ERROR (self, error, "Could not load a model: %s", error->message);
+  post_load_error (self, path, error);
   g_clear_error (&error);
   g_free (path);
   return FALSE;
