@@ -1,0 +1,156 @@
+#version 450
+/* shaders/conv2d_gemm.comp — conv2d as an implicit GEMM, designed for how
+ * lavapipe executes (shared/guide/vulkan.md): M = output pixels, N = output
+ * channels, K = input channels x taps.
+ *
+ * An 8-lane cluster (one lavapipe subgroup) owns a tile of 32 pixels x 16
+ * output channels; each lane keeps 4 pixels x 16 channels of accumulators in
+ * registers. Activations come through a storage texel buffer (one RGBA
+ * load = 4 input channels of one pixel). The weights of a 4-channel chunk
+ * are fetched (dense) or decoded from the codebook (VQ) once per cluster:
+ * lane l loads the rows of channels 2l and 2l+1, and the lanes exchange them
+ * with subgroupShuffle instead of every lane loading all 16 rows. No shared
+ * memory and no barriers: both are slow on lavapipe.
+ *
+ * Requirements (checked by the host, which otherwise uses conv2d_direct):
+ * cin/groups % 4 == 0 for VQ (dense rows are padded by the host), and a
+ * 16-channel tile never straddles two groups.
+ */
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+
+#include "common.glsl"
+
+layout (local_size_x_id = 0) in;
+
+layout (constant_id = 1) const int IN_H = 1;
+layout (constant_id = 2) const int IN_W = 1;
+layout (constant_id = 3) const int IN_PLANE0 = 0;  /* first input plane (split) */
+layout (constant_id = 4) const int CIN_G4 = 1;     /* input planes per group */
+layout (constant_id = 5) const int OUT_H = 1;
+layout (constant_id = 6) const int OUT_W = 1;
+layout (constant_id = 7) const int OUT_PLANE0 = 0; /* first output plane (concat) */
+layout (constant_id = 8) const int COUT = 1;
+layout (constant_id = 9) const int COUT_G = 1;     /* output channels per group */
+layout (constant_id = 10) const int KH = 1;
+layout (constant_id = 11) const int KW = 1;
+layout (constant_id = 12) const int SH = 1;
+layout (constant_id = 13) const int SW = 1;
+layout (constant_id = 14) const int DH = 1;
+layout (constant_id = 15) const int DW = 1;
+layout (constant_id = 16) const int PT = 0;
+layout (constant_id = 17) const int PL = 0;
+layout (constant_id = 18) const int ACT = 0;
+layout (constant_id = 19) const float ALPHA = 0.0;
+layout (constant_id = 20) const int ROW4 = 1;      /* dense: texels per row */
+layout (constant_id = 21) const int VQ_D = 4;      /* VQ sub-vector length */
+layout (constant_id = 22) const int VQ_ROW = 1;    /* VQ: sub-vectors per row */
+layout (constant_id = 23) const bool HAS_SCALE = false;
+layout (constant_id = 24) const bool CLUSTER_IS_SUBGROUP = true;
+
+const int KHKW = KH * KW;
+const int IN_HW = IN_H * IN_W;
+const int OUT_HW = OUT_H * OUT_W;
+
+layout (binding = 0, rgba32f) uniform readonly imageBuffer u_src;
+layout (binding = 1, rgba32f) uniform writeonly imageBuffer u_dst;
+layout (binding = 2) uniform samplerBuffer u_weights; /* dense rows or codebook */
+layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI) */
+layout (binding = 4) uniform samplerBuffer u_bias;    /* R32F, one per channel */
+layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
+
+#include "conv_weights.glsl"
+
+/* Weights of this lane's two rows for the current chunk, in row (j) order:
+ * w_rows[r][i * KHKW + t] = weight of input channel i of the chunk, tap t. */
+float w_rows[2][4 * KHKW];
+
+void main ()
+{
+  uint lane = gl_SubgroupInvocationID & 7u;
+  uint cluster_base = CLUSTER_IS_SUBGROUP ? 0u : (gl_SubgroupInvocationID & ~7u);
+  uint cluster = gl_SubgroupID * (gl_SubgroupSize >> 3) + (gl_SubgroupInvocationID >> 3);
+  uint clusters_per_group = gl_WorkGroupSize.x >> 3;
+  int m0 = int ((gl_WorkGroupID.x * clusters_per_group + cluster) * 32u);
+  int n0 = int (gl_WorkGroupID.y * 16u);
+  int group = n0 / COUT_G;
+
+  /* Input origin of each of this lane's 4 pixels; an out-of-range pixel gets
+   * an origin that fails every bounds check, so it reads zeros. */
+  ivec2 origin[4];
+  for (int r = 0; r < 4; r++) {
+    int m = m0 + r * 8 + int (lane);
+    int oy = m / OUT_W;
+    int ox = m - oy * OUT_W;
+    origin[r] = m < OUT_HW ? ivec2 (ox * SW - PL, oy * SH - PT) : ivec2 (-1 << 20);
+  }
+
+  /* The two rows this lane fetches; rows past COUT repeat the last row (their
+   * results are never stored). */
+  uint row[2];
+  row[0] = uint (min (n0 + int (lane) * 2, COUT - 1));
+  row[1] = uint (min (n0 + int (lane) * 2 + 1, COUT - 1));
+
+  vec4 acc[4][4];
+  for (int r = 0; r < 4; r++)
+    for (int q = 0; q < 4; q++)
+      acc[r][q] = vec4 (0.0);
+
+  int plane = IN_PLANE0 + group * CIN_G4;
+  for (int c4 = 0; c4 < CIN_G4; c4++, plane++) {
+    for (int h = 0; h < 2; h++)
+      for (int k = 0; k < KHKW; k++) {
+        vec4 w = vq_weight4 (row[h], uint (c4 * KHKW + k));
+        w_rows[h][4 * k + 0] = w.x;
+        w_rows[h][4 * k + 1] = w.y;
+        w_rows[h][4 * k + 2] = w.z;
+        w_rows[h][4 * k + 3] = w.w;
+      }
+
+    for (int t = 0; t < KHKW; t++) {
+      int ky = t / KW;
+      int kx = t - ky * KW;
+      vec4 a[4];
+      for (int r = 0; r < 4; r++) {
+        ivec2 p = origin[r] + ivec2 (kx * DW, ky * DH);
+        bool inside = all (greaterThanEqual (p, ivec2 (0))) && p.x < IN_W && p.y < IN_H;
+        int index = plane * IN_HW + p.y * IN_W + p.x;
+        a[r] = inside ? imageLoad (u_src, inside ? index : 0) : vec4 (0.0);
+      }
+      for (int q = 0; q < 4; q++) {
+        for (int i = 0; i < 4; i++) {
+          /* Columns 4q..4q+3 live in lanes 2q (rows 0,1) and 2q+1 (rows 0,1). */
+          float own0 = w_rows[0][i * KHKW + t];
+          float own1 = w_rows[1][i * KHKW + t];
+          uint src_lane = cluster_base + uint (2 * q);
+          vec4 w = vec4 (subgroupShuffle (own0, src_lane), subgroupShuffle (own1, src_lane),
+                         subgroupShuffle (own0, src_lane + 1u),
+                         subgroupShuffle (own1, src_lane + 1u));
+          for (int r = 0; r < 4; r++)
+            acc[r][q] = fma (vec4 (a[r][i]), w, acc[r][q]);
+        }
+      }
+    }
+  }
+
+  for (int q = 0; q < 4; q++) {
+    int n = n0 + 4 * q;
+    if (n >= COUT)
+      break;
+    vec4 bias, scale = vec4 (1.0);
+    for (int k = 0; k < 4; k++) {
+      int nk = min (n + k, COUT - 1);
+      bias[k] = texelFetch (u_bias, nk).r;
+      if (HAS_SCALE)
+        scale[k] = texelFetch (u_scale, nk).r;
+    }
+    bvec4 real = lessThan (ivec4 (n) + ivec4 (0, 1, 2, 3), ivec4 (COUT));
+    for (int r = 0; r < 4; r++) {
+      int m = m0 + r * 8 + int (lane);
+      if (m < OUT_HW) {
+        vec4 v = vq_activate (acc[r][q] * scale + bias, ACT, ALPHA);
+        imageStore (u_dst, (OUT_PLANE0 + n / 4) * OUT_HW + m, mix (vec4 (0.0), v, real));
+      }
+    }
+  }
+}

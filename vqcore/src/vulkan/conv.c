@@ -1,0 +1,256 @@
+/* conv.c — conv2d on the Vulkan device: weight upload, variant choice,
+ * specialization constants and dispatch size. The shader design is described
+ * in shaders/conv2d_gemm.comp. */
+#include "conv.h"
+
+#include "common/half.h"
+
+enum { LOCAL_SIZE = 64, TILE_M_CLUSTER = 32, TILE_N = 16 };
+
+static int32_t
+round_up4 (int32_t x)
+{
+  return (x + 3) / 4 * 4;
+}
+
+const char *
+vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph, const vq_node *node)
+{
+  const vq_conv_params *p = &node->p.conv;
+  int32_t cin = graph->values[node->inputs[0]].shape.dims[1];
+  int32_t cin_g = cin / p->groups, cout_g = p->out_channels / p->groups;
+
+  if (ctx->subgroup_size < 8)
+    return "the device has no subgroup shuffles";
+  if (p->groups > 1 && (cout_g % TILE_N != 0 || cin_g % 4 != 0))
+    return "grouped conv whose groups are not multiples of 16 outputs and 4 inputs";
+  if (p->weights.dense < 0) {
+    int32_t d = graph->blobs[p->weights.codebook].shape.dims[1];
+    if (cin_g % 4 != 0 || d % 4 != 0)
+      return "VQ conv with input channels or sub-vector length not a multiple of 4";
+  }
+  return NULL;
+}
+
+/* Dense rows as the shaders read them: [cout][cin/g rounded up to 4][kh][kw]
+ * with zero padding, in the blob's own precision (fp16 stays fp16: the
+ * texel-buffer format converts on load). */
+static gboolean
+upload_dense (vq_vk_context *ctx, vq_vk_conv *conv, const vq_blob *blob, int32_t cout,
+              int32_t cin_g, int32_t khkw, int32_t *row4, VkFormat *format, GError **error)
+{
+  int32_t cin_gp = round_up4 (cin_g);
+  int64_t row = (int64_t) cin_gp * khkw;
+  size_t elem = blob->dtype == VQ_DTYPE_F16 ? 2 : 4;
+  guint8 *packed = g_malloc0 ((size_t) (cout * row) * elem);
+
+  for (int32_t n = 0; n < cout; n++)
+    memcpy (packed + (size_t) (n * row) * elem,
+            (const guint8 *) blob->data + (size_t) n * cin_g * khkw * elem,
+            (size_t) cin_g * khkw * elem);
+  *row4 = (int32_t) (row / 4);
+  *format = elem == 2 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+  gboolean ok = vq__vk_buffer_init (ctx, &conv->weights, (VkDeviceSize) (cout * row) * elem,
+                                    false, error) &&
+                vq__vk_buffer_write (ctx, &conv->weights, 0, packed,
+                                     (VkDeviceSize) (cout * row) * elem, error);
+  g_free (packed);
+  return ok;
+}
+
+/* A blob as fp32 values, `count` of them with zero padding past its end. */
+static float *
+blob_to_f32 (const vq_blob *blob, int64_t count)
+{
+  int64_t numel = vq_shape_numel (&blob->shape);
+  float *values = g_new0 (float, count);
+  for (int64_t i = 0; i < numel && i < count; i++)
+    values[i] = vq_blob_get_f32 (blob, i);
+  return values;
+}
+
+static gboolean
+upload_floats (vq_vk_context *ctx, vq_vk_buffer *buffer, const float *values, int64_t count,
+               GError **error)
+{
+  return vq__vk_buffer_init (ctx, buffer, (VkDeviceSize) count * 4, false, error) &&
+         vq__vk_buffer_write (ctx, buffer, 0, values, (VkDeviceSize) count * 4, error);
+}
+
+static gboolean
+upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
+           const vq_conv_params *p, VkFormat *format, GError **error)
+{
+  const vq_blob *codebook = &graph->blobs[p->weights.codebook];
+  const vq_blob *indices = &graph->blobs[p->weights.indices];
+  int64_t entries = vq_shape_numel (&codebook->shape);
+  /* The codebook is tiny (K x d); it is staged as fp32 RGBA texels. */
+  float *values = blob_to_f32 (codebook, round_up4 ((int32_t) entries));
+  gboolean ok = upload_floats (ctx, &conv->weights, values, round_up4 ((int32_t) entries),
+                               error);
+  g_free (values);
+  *format = VK_FORMAT_R32G32B32A32_SFLOAT;
+  return ok &&
+         vq__vk_buffer_init (ctx, &conv->indices, MAX (indices->nbytes, 16), false, error) &&
+         vq__vk_buffer_write (ctx, &conv->indices, 0, indices->data, indices->nbytes, error);
+}
+
+static gboolean
+create_views (vq_vk_context *ctx, vq_vk_conv *conv, VkFormat weight_format, GError **error)
+{
+  return vq__vk_buffer_view (ctx, &conv->weights, weight_format, 0, VK_WHOLE_SIZE,
+                             &conv->views[2], error) &&
+         vq__vk_buffer_view (ctx, &conv->indices, VK_FORMAT_R8_UINT, 0, VK_WHOLE_SIZE,
+                             &conv->views[3], error) &&
+         vq__vk_buffer_view (ctx, &conv->bias, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
+                             &conv->views[4], error) &&
+         vq__vk_buffer_view (ctx, &conv->scale, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
+                             &conv->views[5], error);
+}
+
+static const char *
+shader_name (bool gemm, const vq_graph *graph, const vq_conv_params *p)
+{
+  if (p->weights.dense >= 0)
+    return gemm ? "conv2d_gemm_dense" : "conv2d_direct_dense";
+  if (graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4)
+    return gemm ? "conv2d_gemm_vq4" : "conv2d_direct_vq4";
+  return gemm ? "conv2d_gemm_vq8" : "conv2d_direct_vq8";
+}
+
+gboolean
+vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
+                  const vq_node *node, const vq_vk_conv_placement *placement,
+                  vq_vk_conv_path path, GError **error)
+{
+  const vq_conv_params *p = &node->p.conv;
+  const vq_shape *in = &graph->values[node->inputs[0]].shape;
+  const vq_shape *out = &graph->values[node->outputs[0]].shape;
+  int32_t cin_g = in->dims[1] / p->groups, cout = p->out_channels;
+  int32_t khkw = p->kernel_h * p->kernel_w;
+  int32_t row4 = 0, vq_d = 4, vq_row = 1;
+  VkFormat weight_format;
+  const char *refusal = vq__vk_conv_gemm_refusal (ctx, graph, node);
+
+  memset (conv, 0, sizeof *conv);
+  if (path == VQ_VK_CONV_GEMM && refusal) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED, "Vulkan: conv %s: %s", node->name,
+                 refusal);
+    return FALSE;
+  }
+  conv->gemm = path != VQ_VK_CONV_DIRECT && !refusal;
+  conv->vq = p->weights.dense < 0;
+  conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
+
+  gboolean ok;
+  if (conv->vq) {
+    const vq_blob *codebook = &graph->blobs[p->weights.codebook];
+    vq_d = codebook->shape.dims[1];
+    vq_row = (cin_g * khkw + vq_d - 1) / vq_d;
+    ok = upload_vq (ctx, conv, graph, p, &weight_format, error);
+  } else {
+    ok = upload_dense (ctx, conv, &graph->blobs[p->weights.dense], cout, cin_g, khkw, &row4,
+                       &weight_format, error) &&
+         vq__vk_buffer_init (ctx, &conv->indices, 16, false, error);
+  }
+  float *bias = p->bias >= 0 ? blob_to_f32 (&graph->blobs[p->bias], cout) : g_new0 (float, cout);
+  ok = ok && upload_floats (ctx, &conv->bias, bias, cout, error);
+  g_free (bias);
+  if (ok && p->weights.scales >= 0) {
+    float *scale = blob_to_f32 (&graph->blobs[p->weights.scales], cout);
+    ok = upload_floats (ctx, &conv->scale, scale, cout, error);
+    g_free (scale);
+  } else if (ok) {
+    ok = vq__vk_buffer_init (ctx, &conv->scale, 16, false, error);
+  }
+  ok = ok && create_views (ctx, conv, weight_format, error);
+  if (!ok) {
+    vq__vk_conv_clear (ctx, conv);
+    return FALSE;
+  }
+
+  union {
+    float f;
+    uint32_t u;
+  } alpha = {.f = node->act_alpha};
+  uint32_t spec[] = {
+    LOCAL_SIZE,
+    (uint32_t) in->dims[2],
+    (uint32_t) in->dims[3],
+    (uint32_t) placement->in_plane0,
+    (uint32_t) (conv->gemm ? round_up4 (cin_g) / 4 : cin_g),
+    (uint32_t) out->dims[2],
+    (uint32_t) out->dims[3],
+    (uint32_t) placement->out_plane0,
+    (uint32_t) cout,
+    (uint32_t) (cout / p->groups),
+    (uint32_t) p->kernel_h,
+    (uint32_t) p->kernel_w,
+    (uint32_t) p->stride_h,
+    (uint32_t) p->stride_w,
+    (uint32_t) p->dilation_h,
+    (uint32_t) p->dilation_w,
+    (uint32_t) p->pad_top,
+    (uint32_t) p->pad_left,
+    (uint32_t) node->act,
+    alpha.u,
+    (uint32_t) row4,
+    (uint32_t) vq_d,
+    (uint32_t) vq_row,
+    p->weights.scales >= 0,
+    ctx->subgroup_size == 8,
+  };
+  static const VkDescriptorType bindings[] = {
+    VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
+    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+  };
+  if (!vq__vk_pipeline_init (ctx, &conv->pipeline, shader_name (conv->gemm, graph, p), bindings,
+                             G_N_ELEMENTS (bindings), spec, G_N_ELEMENTS (spec), error)) {
+    vq__vk_conv_clear (ctx, conv);
+    return FALSE;
+  }
+
+  uint32_t m = (uint32_t) (out->dims[2] * out->dims[3]);
+  if (conv->gemm) {
+    uint32_t per_group = LOCAL_SIZE / 8 * TILE_M_CLUSTER;
+    conv->dispatch[0] = (m + per_group - 1) / per_group;
+    conv->dispatch[1] = (uint32_t) (cout + TILE_N - 1) / TILE_N;
+  } else {
+    conv->dispatch[0] = (m + LOCAL_SIZE - 1) / LOCAL_SIZE;
+    conv->dispatch[1] = (uint32_t) (cout + 3) / 4;
+  }
+  return TRUE;
+}
+
+gboolean
+vq__vk_conv_bind (vq_vk_context *ctx, vq_vk_conv *conv, VkDescriptorPool pool,
+                  VkBufferView src, VkBufferView dst, GError **error)
+{
+  conv->views[0] = src;
+  conv->views[1] = dst;
+  return vq__vk_descriptor_set (ctx, pool, &conv->pipeline, conv->views, &conv->set, error);
+}
+
+void
+vq__vk_conv_record (vq_vk_context *ctx, const vq_vk_conv *conv, VkCommandBuffer cmd)
+{
+  ctx->vk.vkCmdBindPipeline (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, conv->pipeline.pipeline);
+  ctx->vk.vkCmdBindDescriptorSets (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, conv->pipeline.layout,
+                                   0, 1, &conv->set, 0, NULL);
+  ctx->vk.vkCmdDispatch (cmd, conv->dispatch[0], conv->dispatch[1], 1);
+}
+
+void
+vq__vk_conv_clear (vq_vk_context *ctx, vq_vk_conv *conv)
+{
+  for (int i = 2; i < 6; i++)
+    if (conv->views[i])
+      ctx->vk.vkDestroyBufferView (ctx->device, conv->views[i], NULL);
+  vq__vk_pipeline_clear (ctx, &conv->pipeline);
+  vq__vk_buffer_clear (ctx, &conv->weights);
+  vq__vk_buffer_clear (ctx, &conv->indices);
+  vq__vk_buffer_clear (ctx, &conv->bias);
+  vq__vk_buffer_clear (ctx, &conv->scale);
+  memset (conv, 0, sizeof *conv);
+}

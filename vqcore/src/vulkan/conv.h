@@ -1,0 +1,49 @@
+/* conv.h — one conv2d node on the Vulkan device. */
+#ifndef VQ_VULKAN_CONV_H
+#define VQ_VULKAN_CONV_H
+
+#include "vulkan_private.h"
+
+typedef enum {
+  VQ_VK_CONV_AUTO = 0, /* conv2d_gemm where it applies, else conv2d_direct */
+  VQ_VK_CONV_GEMM,     /* fails when conv2d_gemm cannot run this conv */
+  VQ_VK_CONV_DIRECT,
+} vq_vk_conv_path;
+
+/* Where the conv reads and writes inside packed-4 activation views: the
+ * first plane of its input (a split) and of its output (a concat). */
+typedef struct {
+  int32_t in_plane0;
+  int32_t out_plane0;
+} vq_vk_conv_placement;
+
+typedef struct {
+  vq_vk_pipeline pipeline;
+  vq_vk_buffer weights;  /* dense rows or the codebook */
+  vq_vk_buffer indices;  /* VQ indices; 16 dummy bytes when dense */
+  vq_vk_buffer bias;
+  vq_vk_buffer scale;    /* VQ row scales; dummy when absent */
+  VkBufferView views[6]; /* [0], [1] (src, dst) are owned by the caller */
+  VkDescriptorSet set;
+  uint32_t dispatch[2];
+  bool gemm;
+  bool vq;
+  int64_t macs;          /* multiply-accumulates per run */
+} vq_vk_conv;
+
+/* Uploads the node's weights (dense rows, or codebook + indices: never a
+ * decoded copy) and builds its pipeline. */
+gboolean vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
+                           const vq_node *node, const vq_vk_conv_placement *placement,
+                           vq_vk_conv_path path, GError **error);
+/* Binds the packed-4 RGBA32F views of the input and output values. */
+gboolean vq__vk_conv_bind (vq_vk_context *ctx, vq_vk_conv *conv, VkDescriptorPool pool,
+                           VkBufferView src, VkBufferView dst, GError **error);
+void vq__vk_conv_record (vq_vk_context *ctx, const vq_vk_conv *conv, VkCommandBuffer cmd);
+void vq__vk_conv_clear (vq_vk_context *ctx, vq_vk_conv *conv);
+
+/* Why conv2d_gemm cannot run `node` on this device, or NULL when it can. */
+const char *vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph,
+                                      const vq_node *node);
+
+#endif
