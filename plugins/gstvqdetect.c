@@ -103,6 +103,8 @@ struct _GstVqDetect {
   vq__rect roi;
   gboolean roi_set;
   GstClockTime earliest_time; /* from downstream QoS events */
+  const char *backend_name;   /* interned, for the messages */
+  const char *device_name;
 
   /* Serialises start, stop and model swaps (never held while streaming). */
   GMutex model_lock;
@@ -221,11 +223,16 @@ load_detector (GstVqDetect *self, char **path_out, GError **error)
   pooled = vq__detector_pool_acquire (&options, share, error);
   g_free (device);
   if (pooled != NULL) {
-    const vq_detector *det = vq__pooled_detector_peek (pooled);
-    GST_INFO_OBJECT (self, "model %s on %s (%s), %u user(s)", path,
-                     vq_engine_backend_name (vq_detector_engine ((vq_detector *) det)),
-                     vq_engine_device_name (vq_detector_engine ((vq_detector *) det)),
+    vq_engine *engine = vq_detector_engine ((vq_detector *) vq__pooled_detector_peek (pooled));
+    const char *backend = g_intern_string (vq_engine_backend_name (engine));
+    const char *device = g_intern_string (vq_engine_device_name (engine));
+
+    GST_INFO_OBJECT (self, "model %s on %s (%s), %u user(s)", path, backend, device,
                      vq__pooled_detector_users (pooled));
+    GST_OBJECT_LOCK (self);
+    self->backend_name = backend;
+    self->device_name = device;
+    GST_OBJECT_UNLOCK (self);
   }
   *path_out = path;
   return pooled;
@@ -616,6 +623,8 @@ gst_vq_detect_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   roi_set = self->roi_set;
   interval = self->interval;
   post = self->post_messages;
+  report.backend = self->backend_name;
+  report.device = self->device_name;
   late = self->skip_late && GST_CLOCK_TIME_IS_VALID (self->earliest_time)
          && GST_CLOCK_TIME_IS_VALID (report.running_time)
          && report.running_time <= self->earliest_time;

@@ -130,6 +130,8 @@ vq__report_to_structure (const vq__frame_report *report, const GArray *results)
                          "height", G_TYPE_INT, report->height,
                          NULL);
   set_counters (s, report);
+  gst_structure_set (s, "backend", G_TYPE_STRING, report->backend,
+                     "device", G_TYPE_STRING, report->device, NULL);
 
   /* An array (ordered, by falling confidence) of "detection" structures. */
   g_value_init (&list, GST_TYPE_ARRAY);

@@ -39,6 +39,7 @@ typedef struct {
   GstClockTime inference_latency; /* this frame's inference, 0 when skipped */
   GstClockTime last_latency;      /* latency of the inference whose results it carries */
   const vq__schedule *schedule;
+  const char *backend, *device; /* where inference runs, e.g. "cpu" */
 } vq__frame_report;
 
 /* The "vqdetect" structure posted as an element message. */
