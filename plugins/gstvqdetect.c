@@ -224,14 +224,14 @@ load_detector (GstVqDetect *self, char **path_out, GError **error)
   g_free (device);
   if (pooled != NULL) {
     vq_engine *engine = vq_detector_engine ((vq_detector *) vq__pooled_detector_peek (pooled));
-    const char *backend = g_intern_string (vq_engine_backend_name (engine));
-    const char *device = g_intern_string (vq_engine_device_name (engine));
+    const char *backend_name = g_intern_string (vq_engine_backend_name (engine));
+    const char *device_name = g_intern_string (vq_engine_device_name (engine));
 
-    GST_INFO_OBJECT (self, "model %s on %s (%s), %u user(s)", path, backend, device,
+    GST_INFO_OBJECT (self, "model %s on %s (%s), %u user(s)", path, backend_name, device_name,
                      vq__pooled_detector_users (pooled));
     GST_OBJECT_LOCK (self);
-    self->backend_name = backend;
-    self->device_name = device;
+    self->backend_name = backend_name;
+    self->device_name = device_name;
     GST_OBJECT_UNLOCK (self);
   }
   *path_out = path;
