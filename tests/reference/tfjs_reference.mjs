@@ -94,7 +94,8 @@ let outputs;
 const start = process.hrtime.bigint();
 for (let r = 0; r < repeat; r++) {
   if (outputs) outputs.forEach((t) => t.dispose());
-  outputs = model.execute({ [inputInfo.name]: input }, outputNames);
+  // executeAsync also runs graphs with dynamic ops (e.g. Where).
+  outputs = await model.executeAsync({ [inputInfo.name]: input }, outputNames);
   if (!Array.isArray(outputs)) outputs = [outputs];
   await Promise.all(outputs.map((t) => t.data()));
 }

@@ -29,7 +29,7 @@ test_nanodet_random_input (void)
     input[i] *= 2.0f;
 
   double ms = 0.0;
-  GPtrArray *expected = tfjs_run_reference (path, input, count, &ms);
+  GPtrArray *expected = tfjs_run_reference (path, input, count, "wasm", &ms);
   g_test_message ("TF.js (wasm) %.1f ms per run", ms);
   g_assert_cmpuint (expected->len, ==, graph->n_outputs);
 

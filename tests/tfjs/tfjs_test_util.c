@@ -140,7 +140,8 @@ tfjs_builder_write (tfjs_builder *b, const char *dir, const char *input,
 }
 
 GPtrArray *
-tfjs_run_reference (const char *model_json, const float *input, gsize count, double *ms_per_run)
+tfjs_run_reference (const char *model_json, const float *input, gsize count,
+                    const char *backend, double *ms_per_run)
 {
   char *script = vq_test_source_file ("tests/reference/tfjs_reference.mjs");
   char *ref_dir = g_path_get_dirname (script);
@@ -158,7 +159,8 @@ tfjs_run_reference (const char *model_json, const float *input, gsize count, dou
   char *out_dir = g_build_filename (tmp, "out", NULL);
   g_assert_true (g_file_set_contents (input_path, (const char *) input,
                                       (gssize) (count * sizeof (float)), &error));
-  char *argv[] = { node, script, (char *) model_json, input_path, out_dir, NULL };
+  char *argv[] = { node, script, (char *) model_json, input_path, out_dir, "--backend",
+                   (char *) backend, NULL };
   char *out = NULL, *err = NULL;
   int status = 0;
   g_assert_true (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,

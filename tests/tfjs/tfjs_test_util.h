@@ -37,11 +37,11 @@ char *tfjs_builder_write (tfjs_builder *b, const char *dir, const char *input,
                           const char *const *outputs);
 
 /* Runs tests/reference/tfjs_reference.mjs on `model_json` with `input`
- * (raw float32 in the model's TF input layout). Returns the outputs (in
- * output-name order) as a GPtrArray of GBytes, or fails the test; sets
- * *ms_per_run when not NULL. */
+ * (raw float32 in the model's TF input layout) on TF.js backend `backend`
+ * ("wasm" or "cpu"). Returns the outputs (in output-name order) as a
+ * GPtrArray of GBytes, or fails the test; sets *ms_per_run when not NULL. */
 GPtrArray *tfjs_run_reference (const char *model_json, const float *input, gsize count,
-                               double *ms_per_run);
+                               const char *backend, double *ms_per_run);
 
 /* Deterministic pseudo-random floats in [-1, 1). */
 void tfjs_fill_random (float *out, gsize count, guint32 seed);

@@ -399,6 +399,9 @@ import_model (const vq__tfjs_model *model, GError **error)
      * that nothing is fused into a value the application reads. */
     for (guint k = 0; k < order->len; k++) {
       const vq__tfjs_node *node = &model->nodes[g_array_index (order, guint, k)];
+      /* Shape reads no data (it is folded from the static shape). */
+      if (strcmp (node->op, "Shape") == 0)
+        continue;
       for (guint j = 0; j < node->n_inputs; j++) {
         gpointer old = g_hash_table_lookup (ctx.consumers, node->inputs[j]);
         g_hash_table_replace (ctx.consumers, g_strdup (node->inputs[j]),

@@ -339,8 +339,12 @@ vq__tfjs_model_load (const char *path, vq__tfjs_model *model, GError **error)
   GError *local = NULL;
   if (!json_parser_load_from_file (model->parser, path, &local)) {
     gboolean io = local->domain == G_FILE_ERROR;
-    g_set_error (error, VQ_ERROR, io ? VQ_ERROR_IO : VQ_ERROR_FORMAT,
-                 "%s: %s", path, local->message);
+    /* json-glib's parse errors already start with the file name. */
+    if (g_str_has_prefix (local->message, path))
+      g_set_error_literal (error, VQ_ERROR, io ? VQ_ERROR_IO : VQ_ERROR_FORMAT, local->message);
+    else
+      g_set_error (error, VQ_ERROR, io ? VQ_ERROR_IO : VQ_ERROR_FORMAT,
+                   "%s: %s", path, local->message);
     g_error_free (local);
     return FALSE;
   }

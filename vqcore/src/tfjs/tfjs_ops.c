@@ -233,6 +233,10 @@ op_concat (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, g
   int64_t axis;
   if (!const_axis (node, v2 ? in[n_in - 1] : in[0], &axis, error))
     return FALSE;
+  if (vq__tfjs_attr_int (node, "N", n) != n) {
+    vq__tfjs_fail (error, node, VQ_ERROR_FORMAT, "attribute N disagrees with the %u inputs", n);
+    return FALSE;
+  }
   if (n > VQ_MAX_NODE_IO) {
     vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED, "more than %d inputs", VQ_MAX_NODE_IO);
     return FALSE;
