@@ -7,10 +7,13 @@
 #include "gemm.h"
 #include "vqcore/error.h"
 
-/* Aim for a packed B chunk (k x chunk floats) of about 512 KiB so that it
- * and the im2col rows it is packed from stay in a 2 MiB L2. */
-#define CHUNK_TARGET_FLOATS (128 * 1024)
-#define CHUNK_MAX 1024
+/* Output columns per task. The GEMM walks the packed B chunk one K block
+ * (128 rows) at a time, so only 128 x chunk floats need to stay in L2,
+ * while every chunk streams all of A (the weights) once: wide chunks keep
+ * that traffic low for the big-K layers of small feature maps. The whole
+ * chunk (k x chunk floats) is per-thread scratch, hence the cap. */
+#define CHUNK_MAX 512
+#define CHUNK_MAX_FLOATS (4 * 1024 * 1024)
 
 /* Below this many output channels per group a GEMM tile (VQ_GEMM_MR rows)
  * would be mostly padding, so depthwise-like convs run a direct loop. */
@@ -61,7 +64,7 @@ vq__conv_prepare (vq__conv_plan *plan, const vq_graph *graph, const vq_node *nod
   plan->direct = plan->cout_g <= DIRECT_MAX_COUT_PER_GROUP;
 
   int64_t n = plan->oh * plan->ow;
-  int64_t chunk = CHUNK_TARGET_FLOATS / MAX (plan->k, 1);
+  int64_t chunk = CHUNK_MAX_FLOATS / MAX (plan->k, 1);
   chunk = CLAMP (chunk / VQ_GEMM_NR * VQ_GEMM_NR, VQ_GEMM_NR, CHUNK_MAX);
   plan->chunk = MIN (chunk, (n + VQ_GEMM_NR - 1) / VQ_GEMM_NR * VQ_GEMM_NR);
   plan->chunk = MAX (plan->chunk, VQ_GEMM_NR);
@@ -146,17 +149,18 @@ im2col_packed (const vq__conv_plan *plan, const float *input, int64_t g, int64_t
         /* Output columns ox whose input column ox * sw + ix_base is inside. */
         int64_t valid_lo = ix_base >= 0 ? 0 : (-ix_base + plan->sw - 1) / plan->sw;
         int64_t valid_hi = plan->w - 1 - ix_base < 0 ? 0 : (plan->w - 1 - ix_base) / plan->sw + 1;
-        for (int64_t col = n0; col < n0 + nc;) {
-          int64_t local = col - n0;
-          int64_t oy = col / plan->ow;
-          int64_t ox0 = col % plan->ow;
-          int64_t ox1 = MIN (plan->ow, ox0 + (nr - local % nr));
-          ox1 = MIN (ox1, ox0 + (n0 + nc - col));
+        /* Walk the chunk's output pixels in pieces that end at an output
+         * row or a panel boundary, tracking (oy, ox) without divisions. */
+        int64_t oy = n0 / plan->ow, ox0 = n0 % plan->ow;
+        for (int64_t local = 0; local < nc;) {
+          int64_t lane = local % nr;
+          int64_t ox1 = MIN (plan->ow, ox0 + MIN (nr - lane, nc - local));
           /* d[ox] is this row's lane for output pixel (oy, ox). */
-          float *d = packed + (local / nr) * nr * k + kk * nr + local % nr - ox0;
+          float *d = packed + (local / nr) * nr * k + kk * nr + lane - ox0;
           int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
           if (iy < 0 || iy >= plan->h) {
-            memset (d + ox0, 0, (size_t) (ox1 - ox0) * sizeof (float));
+            for (int64_t ox = ox0; ox < ox1; ox++)
+              d[ox] = 0.0f;
           } else {
             const float *src = channel + iy * plan->w + ix_base;
             int64_t lo = CLAMP (valid_lo, ox0, ox1);
@@ -164,14 +168,20 @@ im2col_packed (const vq__conv_plan *plan, const float *input, int64_t g, int64_t
             for (int64_t ox = ox0; ox < lo; ox++)
               d[ox] = 0.0f;
             if (plan->sw == 1)
-              memcpy (d + lo, src + lo, (size_t) (hi - lo) * sizeof (float));
+              for (int64_t ox = lo; ox < hi; ox++)
+                d[ox] = src[ox];
             else
               for (int64_t ox = lo; ox < hi; ox++)
                 d[ox] = src[ox * plan->sw];
             for (int64_t ox = hi; ox < ox1; ox++)
               d[ox] = 0.0f;
           }
-          col += ox1 - ox0;
+          local += ox1 - ox0;
+          ox0 = ox1;
+          if (ox0 == plan->ow) {
+            ox0 = 0;
+            oy++;
+          }
         }
       }
     }
@@ -260,11 +270,13 @@ vq__conv_run (const vq__conv_plan *plan, vq__threadpool *pool, float *const *scr
   job.n_chunks = (n + plan->chunk - 1) / plan->chunk;
 
   /* Small images give few column chunks; then split the output channels
-   * too, so every thread gets work (aim for 4 tasks per thread). */
+   * too, into one row range per thread, so that every thread gets the same
+   * work (each range repeats the chunk's im2col, a small cost next to the
+   * GEMM when the chunk has many rows). */
   int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
   int64_t tasks = plan->groups * job.n_chunks;
   if (threads > 1 && tasks < 4 * threads)
-    job.m_splits = MIN (m_panels, (4 * threads + tasks - 1) / tasks);
+    job.m_splits = MIN (m_panels, threads);
 
   for (int64_t b = 0; b < plan->batch; b++) {
     job.input = input + b * plan->cin * plan->h * plan->w;

@@ -23,6 +23,10 @@ typedef struct {
   float **scratch;   /* per thread, into scratch_block */
   size_t scratch_floats;
   char *device_name;
+  /* VQ_CPU_PROFILE set in the environment: microseconds spent per node,
+   * summed over runs and printed (g_message) when the engine is freed. */
+  gint64 *node_us;
+  int runs;
 } cpu_engine;
 
 static void cpu_destroy (void *state);
@@ -125,6 +129,8 @@ cpu_create (const vq_model *model, const vq_engine_options *options, GError **er
   engine->device_name = g_strdup_printf ("%s (%d thread%s)", cpu, threads,
                                          threads == 1 ? "" : "s");
   g_free (cpu);
+  if (g_getenv ("VQ_CPU_PROFILE") != NULL)
+    engine->node_us = g_new0 (gint64, graph->n_nodes);
   g_debug ("cpu engine: %u nodes, activation arena %.1f MiB (%s), scratch %.1f MiB",
            graph->n_nodes, engine->arena_floats * 4.0 / (1 << 20),
            options->reuse_buffers ? "buffers reused" : "every value kept",
@@ -137,11 +143,44 @@ fail:
 }
 
 static void
+print_profile (const cpu_engine *engine)
+{
+  const vq_graph *graph = engine->graph;
+  gint64 per_op[VQ_OP_COUNT] = { 0 }, total = 0;
+  for (uint32_t i = 0; i < graph->n_nodes; i++) {
+    per_op[graph->nodes[i].op] += engine->node_us[i];
+    total += engine->node_us[i];
+  }
+  double runs = MAX (engine->runs, 1);
+  g_message ("cpu profile over %d runs: %.2f ms per run", engine->runs, total / runs / 1e3);
+  for (int op = 0; op < VQ_OP_COUNT; op++)
+    if (per_op[op] > 0)
+      g_message ("  %-10s %8.2f ms", vq_op_name ((vq_op) op), per_op[op] / runs / 1e3);
+  for (uint32_t i = 0; i < graph->n_nodes; i++) {
+    const vq_node *node = &graph->nodes[i];
+    const vq_shape *out = &graph->values[node->outputs[0]].shape;
+    char *geometry = node->op == VQ_OP_CONV2D
+                         ? g_strdup_printf ("k%dx%d s%d g%d in %d", node->p.conv.kernel_h,
+                                            node->p.conv.kernel_w, node->p.conv.stride_h,
+                                            node->p.conv.groups,
+                                            graph->values[node->inputs[0]].shape.dims[1])
+                         : g_strdup ("");
+    g_message ("  node %3u %-10s %8.3f ms  out [%d %d %d %d] %s", i, vq_op_name (node->op),
+               engine->node_us[i] / runs / 1e3, out->dims[0], out->dims[1], out->dims[2],
+               out->dims[3], geometry);
+    g_free (geometry);
+  }
+}
+
+static void
 cpu_destroy (void *state)
 {
   cpu_engine *engine = state;
   if (engine == NULL)
     return;
+  if (engine->node_us != NULL && engine->runs > 0)
+    print_profile (engine);
+  g_free (engine->node_us);
   if (engine->convs != NULL)
     for (uint32_t i = 0; i < engine->graph->n_nodes; i++)
       vq__conv_clear (&engine->convs[i]);
@@ -168,6 +207,7 @@ cpu_run (void *state, const float *input, GError **error)
   vq__op_context ctx = { graph, engine->values, engine->pool };
   for (uint32_t i = 0; i < graph->n_nodes; i++) {
     const vq_node *node = &graph->nodes[i];
+    gint64 start = engine->node_us != NULL ? g_get_monotonic_time () : 0;
     switch (node->op) {
     case VQ_OP_CONV2D:
       vq__conv_run (&engine->convs[i], engine->pool, engine->scratch,
@@ -203,7 +243,10 @@ cpu_run (void *state, const float *input, GError **error)
       g_set_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED, "node %u: unknown op", i);
       return FALSE;
     }
+    if (engine->node_us != NULL)
+      engine->node_us[i] += g_get_monotonic_time () - start;
   }
+  engine->runs++;
   return TRUE;
 }
 

@@ -122,9 +122,10 @@ typedef struct {
 } pool_job;
 
 /* Cells outside the input are padding: they take pad_value (max pool) or
- * count in the divisor when count_include_pad (average pool) if they lie in
- * the declared padding; cells beyond it (a window hanging past the bottom
- * or right pad) are ignored. */
+ * count in the divisor when count_include_pad (average pool). The window
+ * never reaches past the declared padding (the validator's output size
+ * rule), so only the clipping to the input needs care; cells are visited
+ * in (ky, kx) order, padding first for the max. */
 static void
 pool_planes (void *context, int64_t begin, int64_t end, int thread_index)
 {
@@ -134,36 +135,42 @@ pool_planes (void *context, int64_t begin, int64_t end, int thread_index)
   const float *input = job->ctx->values[node->inputs[0]];
   float *output = job->ctx->values[node->outputs[0]];
   bool is_max = node->op == VQ_OP_MAX_POOL;
+  int64_t h = job->h, w = job->w;
 
   for (int64_t plane = begin; plane < end; plane++) {
-    const float *in = input + plane * job->h * job->w;
+    const float *in = input + plane * h * w;
     float *out = output + plane * job->oh * job->ow;
     for (int64_t oy = 0; oy < job->oh; oy++) {
+      int64_t y0 = oy * p->stride_h - p->pad_top;
+      int64_t ky0 = MAX (0, -y0), ky1 = MIN (p->kernel_h, h - y0);
       for (int64_t ox = 0; ox < job->ow; ox++) {
-        float acc = is_max ? -INFINITY : 0.0f;
-        int64_t count = 0;
-        for (int64_t ky = 0; ky < p->kernel_h; ky++) {
-          int64_t iy = oy * p->stride_h - p->pad_top + ky;
-          if (iy < -p->pad_top || iy >= job->h + p->pad_bottom)
-            continue;
-          for (int64_t kx = 0; kx < p->kernel_w; kx++) {
-            int64_t ix = ox * p->stride_w - p->pad_left + kx;
-            if (ix < -p->pad_left || ix >= job->w + p->pad_right)
-              continue;
-            bool inside = iy >= 0 && iy < job->h && ix >= 0 && ix < job->w;
-            if (is_max) {
-              float v = inside ? in[iy * job->w + ix] : p->pad_value;
-              acc = v > acc ? v : acc;
-            } else if (inside) {
-              acc += in[iy * job->w + ix];
-              count++;
-            } else if (p->count_include_pad) {
-              acc += p->pad_value;
-              count++;
-            }
+        int64_t x0 = ox * p->stride_w - p->pad_left;
+        int64_t kx0 = MAX (0, -x0), kx1 = MIN (p->kernel_w, w - x0);
+        int64_t cells = (int64_t) p->kernel_h * p->kernel_w;
+        int64_t valid = MAX (ky1 - ky0, 0) * MAX (kx1 - kx0, 0);
+        float acc;
+        if (is_max) {
+          acc = valid < cells ? p->pad_value : -INFINITY;
+          for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *row = in + (y0 + ky) * w + x0;
+            for (int64_t kx = kx0; kx < kx1; kx++)
+              acc = row[kx] > acc ? row[kx] : acc;
           }
+        } else {
+          acc = 0.0f;
+          for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *row = in + (y0 + ky) * w + x0;
+            for (int64_t kx = kx0; kx < kx1; kx++)
+              acc += row[kx];
+          }
+          int64_t count = valid;
+          if (p->count_include_pad) {
+            acc += p->pad_value * (float) (cells - valid);
+            count = cells;
+          }
+          acc = count > 0 ? acc / (float) count : 0.0f;
         }
-        out[oy * job->ow + ox] = is_max ? acc : (count > 0 ? acc / (float) count : 0.0f);
+        out[oy * job->ow + ox] = acc;
       }
     }
   }
