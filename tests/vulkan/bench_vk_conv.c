@@ -1,0 +1,178 @@
+/* bench_vk_conv: GFLOP/s of the Vulkan conv2d shaders on NanoDet's conv
+ * shapes, dense (fp32, fp16) and VQ (8-bit indices d=4 K=256, 4-bit indices
+ * d=8 K=16), and the VQ/dense time ratio per shape. Not a test:
+ *
+ *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|direct]
+ *
+ * Each measurement submits one command buffer holding `reps` dispatches of
+ * the conv (separated by barriers) and reports the median over --runs. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "vk_test.h"
+
+typedef struct {
+  const char *name;
+  int32_t cin, h, w, cout, k, stride;
+} shape;
+
+static const shape shapes[] = {
+  {"head 3x3 128->128 @52", 128, 52, 52, 128, 3, 1},
+  {"csp 3x3 32->32 @104", 32, 104, 104, 32, 3, 1},
+  {"down 3x3/2 64->64 @104", 64, 104, 104, 64, 3, 2},
+  {"csp 3x3 64->64 @52", 64, 52, 52, 64, 3, 1},
+  {"csp 3x3 256->256 @13", 256, 13, 13, 256, 3, 1},
+  {"head 1x1 128->124 @52", 128, 52, 52, 124, 1, 1},
+  {"stem 3x3/2 3->32 @416", 3, 416, 416, 32, 3, 2},
+};
+
+static int
+compare (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median seconds per conv dispatch. */
+static double
+time_conv (vq_vk_context *ctx, const vq_graph *graph, vq_vk_conv_path path, int runs)
+{
+  const vq_node *node = &graph->nodes[0];
+  const vq_shape *is = &graph->values[node->inputs[0]].shape;
+  const vq_shape *os = &graph->values[node->outputs[0]].shape;
+  gsize in_bytes = (gsize) ((is->dims[1] + 3) / 4) * is->dims[2] * is->dims[3] * 16;
+  gsize out_bytes = (gsize) ((os->dims[1] + 3) / 4) * os->dims[2] * os->dims[3] * 16;
+  vq_vk_buffer src, dst;
+  VkBufferView views[2];
+  VkDescriptorPool pool;
+  VkCommandBuffer cmd;
+  vq_vk_conv conv;
+  vq_vk_conv_placement placement = {0, 0};
+  GError *error = NULL;
+  float *input = vq_vk_test_random (in_bytes / 4, 5, 1.0f);
+
+  if (!vq__vk_buffer_init (ctx, &src, in_bytes, false, &error) ||
+      !vq__vk_buffer_write (ctx, &src, 0, input, in_bytes, &error) ||
+      !vq__vk_buffer_init (ctx, &dst, out_bytes, false, &error) ||
+      !vq__vk_buffer_view (ctx, &src, VK_FORMAT_R32G32B32A32_SFLOAT, 0, VK_WHOLE_SIZE,
+                           &views[0], &error) ||
+      !vq__vk_buffer_view (ctx, &dst, VK_FORMAT_R32G32B32A32_SFLOAT, 0, VK_WHOLE_SIZE,
+                           &views[1], &error) ||
+      !vq__vk_descriptor_pool_init (ctx, &pool, 1, &error) ||
+      !vq__vk_conv_init (ctx, &conv, graph, node, &placement, path, &error) ||
+      !vq__vk_conv_bind (ctx, &conv, pool, views[0], views[1], &error))
+    g_error ("%s", error->message);
+
+  /* Warm up (the first dispatch compiles the shader), then size the batch
+   * to roughly 50 ms so the ~20 us submit cost does not count. */
+  if (!vq__vk_command_begin (ctx, &cmd, &error))
+    g_error ("%s", error->message);
+  vq__vk_conv_record (ctx, &conv, cmd);
+  gint64 t0 = g_get_monotonic_time ();
+  if (!vq__vk_command_submit (ctx, cmd, FALSE, &error))
+    g_error ("%s", error->message);
+  if (!vq__vk_command_begin (ctx, &cmd, &error))
+    g_error ("%s", error->message);
+  vq__vk_conv_record (ctx, &conv, cmd);
+  t0 = g_get_monotonic_time ();
+  if (!vq__vk_command_submit (ctx, cmd, FALSE, &error))
+    g_error ("%s", error->message);
+  double once = (double) (g_get_monotonic_time () - t0) * 1e-6;
+  int reps = CLAMP ((int) (0.05 / MAX (once, 1e-6)), 1, 200);
+
+  if (!vq__vk_command_begin (ctx, &cmd, &error))
+    g_error ("%s", error->message);
+  for (int i = 0; i < reps; i++) {
+    vq__vk_conv_record (ctx, &conv, cmd);
+    vq__vk_command_barrier (ctx, cmd);
+  }
+  if (!vq__vk_command_end (ctx, cmd, &error))
+    g_error ("%s", error->message);
+  double *times = g_new (double, runs);
+  for (int r = 0; r < runs; r++) {
+    t0 = g_get_monotonic_time ();
+    if (!vq__vk_command_run (ctx, cmd, &error))
+      g_error ("%s", error->message);
+    times[r] = (double) (g_get_monotonic_time () - t0) * 1e-6 / reps;
+  }
+  qsort (times, runs, sizeof *times, compare);
+  double median = times[runs / 2];
+  g_free (times);
+  ctx->vk.vkFreeCommandBuffers (ctx->device, ctx->command_pool, 1, &cmd);
+  vq__vk_conv_clear (ctx, &conv);
+  ctx->vk.vkDestroyDescriptorPool (ctx->device, pool, NULL);
+  ctx->vk.vkDestroyBufferView (ctx->device, views[0], NULL);
+  ctx->vk.vkDestroyBufferView (ctx->device, views[1], NULL);
+  vq__vk_buffer_clear (ctx, &src);
+  vq__vk_buffer_clear (ctx, &dst);
+  g_free (input);
+  return median;
+}
+
+int
+main (int argc, char **argv)
+{
+  int runs = 9;
+  vq_vk_conv_path path = VQ_VK_CONV_AUTO;
+  const char *only = NULL;
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp (argv[i], "--runs") && i + 1 < argc)
+      runs = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--path") && i + 1 < argc)
+      path = !strcmp (argv[++i], "direct") ? VQ_VK_CONV_DIRECT : VQ_VK_CONV_GEMM;
+    else if (!strcmp (argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else {
+      fprintf (stderr, "usage: %s [--runs N] [--path gemm|direct] [--only SUBSTRING]\n",
+               argv[0]);
+      return 2;
+    }
+  }
+  runs = MAX (runs, 1);
+  vq_vk_context *ctx = vq_vk_test_context ();
+  printf ("device: %s, median of %d runs\n", ctx->properties.deviceName, runs);
+  printf ("%-26s %9s %9s %9s %9s %7s %7s\n", "shape (GFLOP/s)", "fp32", "fp16", "vq8 d4",
+          "vq4 d8", "vq8/32", "vq4/32");
+  for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    const shape *sh = &shapes[s];
+    if (only && !strstr (sh->name, only))
+      continue;
+    vq_conv_case c = {
+      .cin = sh->cin, .h = sh->h, .w = sh->w, .cout = sh->cout,
+      .kh = sh->k, .kw = sh->k, .sh = sh->stride, .sw = sh->stride, .dh = 1, .dw = 1,
+      .pad_top = sh->k / 2, .pad_left = sh->k / 2, .pad_bottom = sh->k / 2,
+      .pad_right = sh->k / 2, .groups = 1, .act = VQ_ACT_LEAKY_RELU, .alpha = 0.1f,
+      .bias = TRUE,
+    };
+    double seconds[4];
+    double flops = 0;
+    for (int kind = 0; kind < 4; kind++) {
+      c.weight_kind = kind;
+      c.vq_d = kind == 3 ? 8 : 4;
+      c.vq_k = kind == 3 ? 16 : 256;
+      if (kind >= 2 && sh->cin % 4 != 0) {
+        seconds[kind] = 0;
+        continue;
+      }
+      vq_graph *graph = vq_vk_test_conv_graph (&c, 7);
+      const vq_shape *os = &graph->values[1].shape;
+      flops = 2.0 * vq_conv_weight_count (graph, &graph->nodes[0]) * os->dims[2] * os->dims[3];
+      seconds[kind] = time_conv (ctx, graph, path, runs);
+      vq_graph_free (graph);
+    }
+    printf ("%-26s", sh->name);
+    for (int kind = 0; kind < 4; kind++) {
+      if (seconds[kind] > 0)
+        printf (" %9.2f", flops / seconds[kind] * 1e-9);
+      else
+        printf (" %9s", "-");
+    }
+    if (seconds[2] > 0)
+      printf (" %7.3f %7.3f", seconds[2] / seconds[0], seconds[3] / seconds[0]);
+    printf ("   (%.2f ms fp32)\n", seconds[0] * 1e3);
+  }
+  int messages = g_atomic_int_get (&ctx->validation_messages);
+  vq__vk_context_free (ctx);
+  return messages == 0 ? 0 : 1;
+}
