@@ -381,6 +381,63 @@ test_color_order (void)
   g_free (rgb);
 }
 
+/* Random sizes, strides, formats and fits with planes allocated to the
+ * last byte the frame may use (stride * (rows - 1) + row bytes), so that
+ * AddressSanitizer catches any read past a frame; every value must be a
+ * normalised pixel in [0, 255]. */
+static void
+test_random_frames_in_bounds (void)
+{
+  GRand *rand = g_rand_new_with_seed (2024);
+  vq_preprocess raw = { VQ_COLOR_BGR, { 0, 0, 0 }, { 1, 1, 1 }, VQ_RESIZE_LETTERBOX };
+  for (int iter = 0; iter < 300; iter++) {
+    vq_pixel_format format = (vq_pixel_format) g_rand_int_range (rand, 0, VQ_PIXEL_FORMAT_COUNT);
+    int32_t w = g_rand_int_range (rand, 1, 40), h = g_rand_int_range (rand, 1, 40);
+    int32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
+    int32_t row[3] = { 0, 0, 0 }, rows[3] = { h, ch, ch };
+    switch (format) {
+    case VQ_PIXEL_RGB:
+    case VQ_PIXEL_BGR:
+      row[0] = 3 * w;
+      break;
+    case VQ_PIXEL_NV12:
+      row[0] = w;
+      row[1] = 2 * cw;
+      break;
+    case VQ_PIXEL_I420:
+      row[0] = w;
+      row[1] = row[2] = cw;
+      break;
+    default:
+      row[0] = 4 * w;
+      break;
+    }
+    vq_frame frame = { format, w, h, { NULL, NULL, NULL }, { 0, 0, 0 } };
+    guint8 *planes[3] = { NULL, NULL, NULL };
+    for (int p = 0; p < 3; p++) {
+      if (row[p] == 0)
+        continue;
+      frame.strides[p] = row[p] + g_rand_int_range (rand, 0, 9);
+      size_t size = (size_t) frame.strides[p] * (rows[p] - 1) + row[p];
+      planes[p] = g_malloc (size);
+      for (size_t k = 0; k < size; k++)
+        planes[p][k] = (guint8) g_rand_int (rand);
+      frame.planes[p] = planes[p];
+    }
+    vq_input_spec input = { g_rand_int_range (rand, 1, 48), g_rand_int_range (rand, 1, 48), 3 };
+    vq_fit_mode fit = g_rand_boolean (rand) ? VQ_RESIZE_STRETCH : VQ_RESIZE_LETTERBOX;
+    float *out = preprocess (&frame, &input, &raw, fit);
+    for (size_t k = 0; k < 3 * (size_t) input.width * input.height; k++) {
+      g_assert_cmpfloat (out[k], >=, 0.0f);
+      g_assert_cmpfloat (out[k], <=, 255.0f);
+    }
+    g_free (out);
+    for (int p = 0; p < 3; p++)
+      g_free (planes[p]);
+  }
+  g_rand_free (rand);
+}
+
 static void
 expect_invalid (const vq_frame *frame, const char *fragment)
 {
@@ -507,6 +564,7 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/preprocess/bilinear", test_bilinear_known_values);
   g_test_add_func ("/detect/preprocess/bilinear-letterbox", test_bilinear_letterbox_small);
   g_test_add_func ("/detect/preprocess/color-order", test_color_order);
+  g_test_add_func ("/detect/preprocess/random-in-bounds", test_random_frames_in_bounds);
   g_test_add_func ("/detect/preprocess/frame-validation", test_frame_validation);
   g_test_add_func ("/detect/preprocess/bad-model-spec", test_bad_model_spec);
   g_test_add_func ("/detect/preprocess/format-names", test_format_names);
