@@ -1,5 +1,6 @@
 /* The layer Hessian H = X^T X of calibration activations, and the
  * conditioning it needs before factorisation. */
+#include <math.h>
 #include <string.h>
 
 #include "cpu/gemm.h"
@@ -90,4 +91,43 @@ vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows,
   g_free (packed_b);
   g_free (packed_a);
   g_free (xt);
+}
+
+gboolean
+vq__prepared_hessian_init (vq__prepared_hessian *prepared, const double *h, int64_t cols,
+                           double damp, int n_threads)
+{
+  prepared->cols = cols;
+  prepared->damped = g_memdup2 (h, (gsize) (cols * cols) * sizeof (double));
+  vq__hessian_damp (prepared->damped, cols, damp);
+  prepared->u = g_memdup2 (prepared->damped, (gsize) (cols * cols) * sizeof (double));
+  if (!vq__inverse_cholesky_upper (prepared->u, cols, n_threads)) {
+    vq__prepared_hessian_clear (prepared);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vq__prepared_hessian_clear (vq__prepared_hessian *prepared)
+{
+  g_free (prepared->damped);
+  g_free (prepared->u);
+  memset (prepared, 0, sizeof *prepared);
+}
+
+void
+vq__prepared_hessian_pad (const vq__prepared_hessian *prepared, int64_t cols_p,
+                          double **damped, double **u)
+{
+  int64_t cols = prepared->cols;
+  *damped = vq__hessian_pad (prepared->damped, cols, cols_p);
+  /* H_p = [H 0; 0 e I] gives H_p^-1 = [H^-1 0; 0 I/e], whose factor is
+   * [U 0; 0 I/sqrt(e)] with e the padded diagonal vq__hessian_pad chose. */
+  double *out = g_new0 (double, (gsize) (cols_p * cols_p));
+  for (int64_t i = 0; i < cols; i++)
+    memcpy (out + i * cols_p, prepared->u + i * cols, (size_t) cols * sizeof (double));
+  for (int64_t i = cols; i < cols_p; i++)
+    out[i * cols_p + i] = 1.0 / sqrt ((*damped)[i * cols_p + i]);
+  *u = out;
 }

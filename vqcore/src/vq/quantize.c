@@ -95,20 +95,22 @@ vq__quantize_layer (const float *w, int64_t rows, int64_t cols, const double *h,
   double *hd = NULL, *u = NULL;
   vq__init_scales (out, wp);
   if (hp && options->method == VQ__METHOD_HESSIAN) {
-    hd = g_memdup2 (hp, (gsize) (n * n) * sizeof (double));
-    vq__hessian_damp (hd, n, options->damp);
-    u = g_memdup2 (hd, (gsize) (n * n) * sizeof (double));
-    if (!vq__inverse_cholesky_upper (u, n, options->n_threads)) {
+    vq__prepared_hessian own = { 0 };
+    const vq__prepared_hessian *prepared = options->prepared;
+    if (prepared == NULL && vq__prepared_hessian_init (&own, h, cols, options->damp,
+                                                       options->n_threads))
+      prepared = &own;
+    if (prepared == NULL) {
       g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
                    "the calibration Hessian of a %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT
                    " layer is not positive definite even after damping", rows, cols);
       g_free (wp);
       g_free (hp);
-      g_free (hd);
-      g_free (u);
       vq__vq_layer_clear (out);
       return FALSE;
     }
+    vq__prepared_hessian_pad (prepared, n, &hd, &u);
+    vq__prepared_hessian_clear (&own);
   }
 
   if (options->fixed_codebook)

@@ -21,6 +21,9 @@
 
 #include <glib.h>
 
+#include "vq_compress.h"
+#include "vqcore/model.h"
+
 G_BEGIN_DECLS
 
 /* ---- threads (parallel.c) ---- */
@@ -58,6 +61,22 @@ double *vq__hessian_pad (const double *h, int64_t cols, int64_t cols_p);
 /* Accumulates h += x^T x for n_rows rows of x (row stride cols, floats). */
 void vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows,
                              int n_threads);
+
+/* The damped H (cols x cols) and U with U^T U = damped H^-1. Padding to a
+ * multiple of d appends a tiny diagonal, which leaves both block diagonal,
+ * so one factorisation serves every d (vq__prepared_hessian_pad). */
+typedef struct vq__prepared_hessian {
+  int64_t cols;
+  double *damped;
+  double *u;
+} vq__prepared_hessian;
+
+gboolean vq__prepared_hessian_init (vq__prepared_hessian *prepared, const double *h,
+                                    int64_t cols, double damp, int n_threads);
+void vq__prepared_hessian_clear (vq__prepared_hessian *prepared);
+/* Padded copies of the damped H and of U for width cols_p. */
+void vq__prepared_hessian_pad (const vq__prepared_hessian *prepared, int64_t cols_p,
+                               double **damped, double **u);
 
 /* ---- k-means on sub-vectors (kmeans.c) ---- */
 
@@ -144,6 +163,9 @@ typedef struct {
   /* A codebook shared with other layers (k x d) that this layer must use
    * as it is: no seeding and no codebook refit. NULL for a private one. */
   const double *fixed_codebook;
+  /* The damped Hessian and its inverse factor (vq__hessian_prepare) when
+   * the caller reuses them across settings; NULL to compute them here. */
+  const struct vq__prepared_hessian *prepared;
 } vq__quantize_options;
 
 void vq__quantize_options_init (vq__quantize_options *options, int32_t d, int32_t k);
@@ -156,6 +178,76 @@ void vq__quantize_options_init (vq__quantize_options *options, int32_t d, int32_
 gboolean vq__quantize_layer (const float *w, int64_t rows, int64_t cols, const double *h,
                              const vq__quantize_options *options, vq__vq_layer *out,
                              double *rel_error, GError **error);
+
+/* ---- calibration statistics (calib.c) ---- */
+
+typedef struct {
+  uint32_t node;          /* conv node index */
+  int64_t cols;           /* D = cin/groups * kh * kw */
+  double *h;              /* cols x cols sum of sampled x^T x, or NULL */
+  double *mean;           /* cols: mean im2col row over every position */
+  int64_t n_rows;         /* rows summed into h */
+  int64_t n_positions;    /* positions averaged into mean */
+  int64_t rows_per_frame; /* positions sampled per frame for h */
+} vq__conv_stats;
+
+void vq__conv_stats_init (vq__conv_stats *stats, const vq_graph *graph, uint32_t node,
+                          gboolean want_hessian, int64_t rows_per_frame);
+void vq__conv_stats_clear (vq__conv_stats *stats);
+
+/* Runs `model` (CPU engine) on each frame (input tensors of graph input 0's
+ * shape) and accumulates stats for the listed convs (groups must be 1). */
+gboolean vq__collect_stats (const vq_model *model, const float *const *frames, int n_frames,
+                            vq__conv_stats *stats, int n_stats, guint32 seed, int n_threads,
+                            GError **error);
+
+/* ---- settings.c ---- */
+
+/* Bytes a conv of rows x cols weights takes under `setting`: indices,
+ * scales and, when count_codebook, its codebook; or its dense weights. */
+uint64_t vq__setting_bytes (const vq_layer_setting *setting, int64_t rows, int64_t cols,
+                            gboolean count_codebook);
+
+/* ---- the compressor's per-conv state (compress.c, budget.c) ---- */
+
+typedef struct {
+  uint32_t node;
+  int64_t rows, cols;
+  int level;                /* convs on the longest path from the input */
+  float *weights;           /* float reference, [cout][D] */
+  float *bias;              /* float reference, [cout] */
+  vq_layer_setting setting;
+  vq__conv_stats reference; /* float network: input means (and H) */
+  double local_error;
+  double sensitivity;
+} vq__conv_entry;
+
+/* Chooses a setting for every VQ_LAYER_AUTO conv so that the whole model
+ * stays within options->bits_per_weight, by measured sensitivity. */
+gboolean vq__allocate_budget (const vq_model *model, const float *const *frames, int n_frames,
+                              vq__conv_entry *convs, uint32_t n_convs,
+                              const vq_compress_options *options, GError **error);
+
+/* ---- model plumbing (model_copy.c, emit.c) ---- */
+
+/* Deep copies; blobs that no node references are left out. */
+vq_graph *vq__graph_copy_compact (const vq_graph *graph);
+vq_model *vq__model_copy (const vq_model *model);
+
+/* Adds the layer's codebook as an F16 [K, d] blob; returns its id. */
+int32_t vq__emit_codebook (vq_graph *graph, const vq__vq_layer *layer, const char *name);
+/* Points conv node `node_index` at new VQ blobs for `layer`: its own
+ * codebook when codebook_blob < 0, else that (shared) one. */
+void vq__emit_vq (vq_graph *graph, uint32_t node_index, const vq__vq_layer *layer,
+                  int32_t codebook_blob);
+/* Points the conv at new dense weights (fp32 [cout][cin/g][kh][kw] input)
+ * stored as `dtype` (F32 or F16). */
+void vq__emit_dense (vq_graph *graph, uint32_t node_index, const float *weights,
+                     vq_dtype dtype);
+/* Gives the conv a new F32 bias blob. */
+void vq__emit_bias (vq_graph *graph, uint32_t node_index, const float *bias);
+/* The conv's bias as floats (zeros when it has none). */
+void vq__conv_bias_to_f32 (const vq_graph *graph, const vq_node *node, float *out);
 
 G_END_DECLS
 
