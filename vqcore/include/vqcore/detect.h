@@ -27,8 +27,10 @@ typedef struct {
 void vq_decode_options_from_model (vq_decode_options *options, const vq_model *model);
 
 /* Decodes raw outputs (after a vq_engine_run) into candidate boxes in
- * model-input pixels, scored above the threshold, before NMS. The decoder is
- * chosen by model->decoder.kind. Appends to `out` (GArray of vq_detection). */
+ * model-input pixels, one per (cell, class) with score >= the threshold,
+ * before NMS. The decoder is chosen by model->decoder.kind (an unknown kind
+ * is VQ_ERROR_UNSUPPORTED; outputs of the wrong shape VQ_ERROR_FORMAT).
+ * Appends to `out` (GArray of vq_detection). */
 gboolean vq_decode_outputs (const vq_model *model, vq_engine *engine,
                             const vq_decode_options *options, GArray *out,
                             GError **error);

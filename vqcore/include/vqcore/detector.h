@@ -29,7 +29,9 @@ vq_detector *vq_detector_new (const vq_detector_options *options, GError **error
 void vq_detector_free (vq_detector *detector);
 
 /* Detects objects in `frame`. `detections` is cleared and filled with
- * vq_detection entries in source pixels, sorted by confidence. */
+ * vq_detection entries in source pixels, sorted by confidence. A detector
+ * holds one input tensor and one engine: run one frame at a time on it (use
+ * one detector per thread). */
 gboolean vq_detector_run (vq_detector *detector, const vq_frame *frame,
                           GArray *detections, GError **error);
 
