@@ -24,9 +24,10 @@ typedef struct {
 } vq__backend;
 
 extern const vq__backend vq__cpu_backend;
-#ifdef VQ_HAVE_VULKAN
+/* Defined by the Vulkan backend (src/vulkan). engine.c refers to it weakly,
+ * so the dispatcher links with or without that backend and reports
+ * "Vulkan backend not built" when it is absent. */
 extern const vq__backend vq__vulkan_backend;
-#endif
 
 /* For benchmarks and tests: the engine's activation memory in bytes. */
 size_t vq__engine_activation_bytes (const vq_engine *engine);

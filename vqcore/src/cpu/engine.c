@@ -23,25 +23,19 @@ vq_engine_options_init (vq_engine_options *options)
   options->reuse_buffers = FALSE;
 }
 
-static const vq__backend *
-choose_backend (vq_backend_kind kind, GError **error)
-{
-  switch (kind) {
-  case VQ_BACKEND_AUTO:
-  case VQ_BACKEND_CPU:
-    /* AUTO prefers Vulkan once that backend exists; until then the CPU. */
-    return &vq__cpu_backend;
-  case VQ_BACKEND_VULKAN:
-#ifdef VQ_HAVE_VULKAN
-    return &vq__vulkan_backend;
+/* A weak reference: NULL when no Vulkan backend is linked in. */
+#if defined(__GNUC__) && defined(__ELF__)
+extern const vq__backend vq__vulkan_backend __attribute__ ((weak));
+#define VULKAN_BACKEND (&vq__vulkan_backend)
 #else
-    g_set_error (error, VQ_ERROR, VQ_ERROR_BACKEND, "Vulkan backend not built");
-    return NULL;
+#define VULKAN_BACKEND ((const vq__backend *) NULL)
 #endif
-  default:
-    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID, "unknown backend kind %d", (int) kind);
-    return NULL;
-  }
+
+static const vq__backend *
+vulkan_backend (void)
+{
+  const vq__backend *backend = VULKAN_BACKEND;
+  return backend;
 }
 
 vq_engine *
@@ -62,10 +56,41 @@ vq_engine_new (const vq_model *model, const vq_engine_options *options, GError *
     return NULL;
   }
 
-  const vq__backend *backend = choose_backend (options->backend, error);
-  if (backend == NULL)
+  const vq__backend *backend = NULL;
+  void *state = NULL;
+  switch (options->backend) {
+  case VQ_BACKEND_AUTO:
+    /* Vulkan when it is built and finds a device, else the CPU. */
+    if (vulkan_backend () != NULL) {
+      GError *vulkan_error = NULL;
+      state = vulkan_backend ()->create (model, options, &vulkan_error);
+      if (state != NULL) {
+        backend = vulkan_backend ();
+        break;
+      }
+      g_debug ("no Vulkan engine (%s), using the CPU", vulkan_error->message);
+      g_error_free (vulkan_error);
+    }
+    backend = &vq__cpu_backend;
+    state = backend->create (model, options, error);
+    break;
+  case VQ_BACKEND_CPU:
+    backend = &vq__cpu_backend;
+    state = backend->create (model, options, error);
+    break;
+  case VQ_BACKEND_VULKAN:
+    backend = vulkan_backend ();
+    if (backend == NULL) {
+      g_set_error (error, VQ_ERROR, VQ_ERROR_BACKEND, "Vulkan backend not built");
+      return NULL;
+    }
+    state = backend->create (model, options, error);
+    break;
+  default:
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID, "unknown backend kind %d",
+                 (int) options->backend);
     return NULL;
-  void *state = backend->create (model, options, error);
+  }
   if (state == NULL)
     return NULL;
 
