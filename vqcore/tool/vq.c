@@ -16,6 +16,8 @@ static const vq_subcommand subcommands[] = {
   { "info", vq_cmd_info, "describe a .vqm model (default: the default model)" },
   { "convert", vq_cmd_convert, "import a TensorFlow.js graph model into a .vqm file" },
   { "detect", vq_cmd_detect, "detect objects in a video or image, print JSON Lines" },
+  { "compress", vq_cmd_compress, "vector-quantize a model with unlabelled calibration media" },
+  { "eval", vq_cmd_eval, "detection agreement (mAP) of a model against a reference model" },
 };
 
 int
