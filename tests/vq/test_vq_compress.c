@@ -1,0 +1,248 @@
+/* The compressor on the format tests' small sample model (every op kind,
+ * dense F32/F16 convs, a grouped conv, convs already VQ): what it writes is
+ * graph.h's VQ representation, decodes to exactly the codebook lookups,
+ * survives save/load unchanged, runs on the CPU engine, is deterministic,
+ * and bad options fail with a message. */
+#include <math.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "vq/vq_compress.h"
+#include "vqcore/vqcore.h"
+#include "vqm_sample.h"
+
+#define N_FRAMES 6
+
+static float **
+calibration_frames (const vq_model *model)
+{
+  GRand *rand = g_rand_new_with_seed (21);
+  int64_t n = (int64_t) model->input.channels * model->input.height * model->input.width;
+  float **frames = g_new (float *, N_FRAMES);
+  for (int f = 0; f < N_FRAMES; f++) {
+    frames[f] = g_new (float, n);
+    for (int64_t i = 0; i < n; i++)
+      frames[f][i] = (float) (sin (0.3 * (double) i + f) + g_rand_double_range (rand, -0.5, 0.5));
+  }
+  g_rand_free (rand);
+  return frames;
+}
+
+static void
+free_frames (float **frames)
+{
+  for (int f = 0; f < N_FRAMES; f++)
+    g_free (frames[f]);
+  g_free (frames);
+}
+
+/* Compresses the sample with every compressible conv at `setting`. */
+static vq_model *
+compress_sample (const vq_model *model, float **frames, const char *setting,
+                 vq_compress_method method, vq_compress_report *report)
+{
+  vq_compress_options options;
+  vq_compress_options_init (&options);
+  options.method = method;
+  options.n_threads = 2;
+  options.rows_per_frame = 64;
+  g_assert_true (vq_layer_setting_parse (setting, &options.default_setting, NULL));
+  GError *error = NULL;
+  vq_model *out = vq_compress_model (model, (const float *const *) frames, N_FRAMES, &options,
+                                     report, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (out);
+  return out;
+}
+
+/* W[o][j] = codebook[index[o][j / d]][j % d] * scale[o], read straight from
+ * the blobs, against what the engine decodes. */
+static void
+assert_decodes_to_lookups (const vq_graph *graph, const vq_node *node)
+{
+  const vq_weight_ref *w = &node->p.conv.weights;
+  const vq_blob *codebook = &graph->blobs[w->codebook];
+  const vq_blob *indices = &graph->blobs[w->indices];
+  const vq_blob *scales = &graph->blobs[w->scales];
+  int64_t count = vq_conv_weight_count (graph, node);
+  int64_t rows = node->p.conv.out_channels, cols = count / rows;
+  int64_t d = codebook->shape.dims[1], per_row = (cols + d - 1) / d;
+  g_assert_cmpint (indices->shape.dims[0], ==, rows);
+  g_assert_cmpint (indices->shape.dims[1], ==, per_row);
+  float *decoded = g_new (float, count);
+  vq_conv_weights_to_f32 (graph, node, decoded);
+  const uint8_t *bytes = indices->data;
+  for (int64_t o = 0; o < rows; o++)
+    for (int64_t j = 0; j < cols; j++) {
+      int64_t i = o * per_row + j / d;
+      uint32_t code = indices->dtype == VQ_DTYPE_U4 ? (bytes[i / 2] >> ((i & 1) * 4)) & 15
+                                                    : bytes[i];
+      g_assert_cmpint (code, <, codebook->shape.dims[0]);
+      float expected = vq_blob_get_f32 (codebook, code * d + j % d) * vq_blob_get_f32 (scales, o);
+      g_assert_cmpfloat (decoded[o * cols + j], ==, expected);
+    }
+  g_free (decoded);
+}
+
+static void
+test_round_trip (void)
+{
+  vq_model *model = vq_test_sample_model ();
+  float **frames = calibration_frames (model);
+  vq_compress_report report = { 0 };
+  vq_model *out = compress_sample (model, frames, "d2k16", VQ_COMPRESS_HESSIAN, &report);
+  GError *error = NULL;
+  g_assert_true (vq_model_validate (out, &error));
+
+  /* Every dense ungrouped conv became VQ with U4 indices (K = 16); the
+   * grouped one and the convs already VQ kept their weights. */
+  uint32_t converted = 0;
+  for (uint32_t i = 0; i < out->graph->n_nodes; i++) {
+    const vq_node *before = &model->graph->nodes[i], *after = &out->graph->nodes[i];
+    if (after->op != VQ_OP_CONV2D)
+      continue;
+    if (before->p.conv.weights.dense >= 0 && before->p.conv.groups == 1) {
+      g_assert_cmpint (after->p.conv.weights.dense, ==, -1);
+      g_assert_cmpint (out->graph->blobs[after->p.conv.weights.indices].dtype, ==, VQ_DTYPE_U4);
+      assert_decodes_to_lookups (out->graph, after);
+      converted++;
+    } else {
+      g_assert_cmpint (after->p.conv.weights.dense >= 0, ==, before->p.conv.weights.dense >= 0);
+    }
+  }
+  g_assert_cmpuint (converted, ==, report.n_layers);
+  g_assert_cmpuint (converted, >=, 1);
+
+  /* Bits per weight as vq_model_compute_stats counts them agree with the
+   * report: indices + scales + codebooks. */
+  g_assert_cmpfloat (report.bits_per_weight, >, 2.0);
+
+  char *path = g_build_filename (g_get_tmp_dir (), "vq-test-compress.vqm", NULL);
+  g_assert_true (vq_model_save (out, path, &error));
+  g_assert_no_error (error);
+  vq_model *loaded = vq_model_load (path, &error);
+  g_assert_no_error (error);
+  vq_test_assert_models_equal (out, loaded);
+
+  /* The loaded model runs on the CPU engine, and its outputs equal those of
+   * the same network with the decoded weights stored densely. */
+  vq_model *dense = vq_model_load (path, &error);
+  g_assert_no_error (error);
+  for (uint32_t i = 0; i < dense->graph->n_nodes; i++) {
+    vq_node *node = &dense->graph->nodes[i];
+    if (node->op != VQ_OP_CONV2D || node->p.conv.weights.dense >= 0)
+      continue;
+    int64_t count = vq_conv_weight_count (dense->graph, node);
+    float *weights = g_new (float, count);
+    vq_conv_weights_to_f32 (dense->graph, node, weights);
+    const vq_value *in = &dense->graph->values[node->inputs[0]];
+    vq_shape shape = vq_shape_4d (node->p.conv.out_channels, in->shape.dims[1] / node->p.conv.groups,
+                                  node->p.conv.kernel_h, node->p.conv.kernel_w);
+    node->p.conv.weights.dense = (int32_t) vq_graph_add_blob_owned (dense->graph, "decoded",
+                                                                   VQ_DTYPE_F32, &shape, weights);
+    node = &dense->graph->nodes[i];
+    node->p.conv.weights.codebook = node->p.conv.weights.indices = -1;
+    node->p.conv.weights.scales = -1;
+  }
+  vq_engine_options options;
+  vq_engine_options_init (&options);
+  options.backend = VQ_BACKEND_CPU;
+  vq_engine *a = vq_engine_new (loaded, &options, &error);
+  g_assert_no_error (error);
+  vq_engine *b = vq_engine_new (dense, &options, &error);
+  g_assert_no_error (error);
+  g_assert_true (vq_engine_run (a, frames[0], &error));
+  g_assert_true (vq_engine_run (b, frames[0], &error));
+  for (uint32_t o = 0; o < loaded->graph->n_outputs; o++) {
+    vq_tensor_view va = vq_engine_output (a, o), vb = vq_engine_output (b, o);
+    g_assert_cmpmem (va.data, vq_shape_numel (&va.shape) * 4, vb.data,
+                     vq_shape_numel (&vb.shape) * 4);
+  }
+  vq_engine_free (a);
+  vq_engine_free (b);
+
+  /* The measured per-layer output errors are finite and small-ish. */
+  g_assert_true (vq_compress_measure (model, out, (const float *const *) frames, N_FRAMES, 2,
+                                      &report, &error));
+  g_assert_no_error (error);
+  for (uint32_t l = 0; l < report.n_layers; l++) {
+    g_assert_cmpfloat (report.layers[l].output_error, >=, 0.0);
+    g_assert_cmpfloat (report.layers[l].output_error, <, 1.0);
+  }
+
+  g_unlink (path);
+  g_free (path);
+  vq_compress_report_clear (&report);
+  vq_model_free (dense);
+  vq_model_free (loaded);
+  vq_model_free (out);
+  free_frames (frames);
+  vq_model_free (model);
+}
+
+static void
+test_deterministic (void)
+{
+  vq_model *model = vq_test_sample_model ();
+  float **frames = calibration_frames (model);
+  vq_model *a = compress_sample (model, frames, "d4k32", VQ_COMPRESS_HESSIAN, NULL);
+  vq_model *b = compress_sample (model, frames, "d4k32", VQ_COMPRESS_HESSIAN, NULL);
+  GBytes *bytes_a = vq_test_serialize (a), *bytes_b = vq_test_serialize (b);
+  g_assert_true (g_bytes_equal (bytes_a, bytes_b));
+  g_bytes_unref (bytes_a);
+  g_bytes_unref (bytes_b);
+  vq_model_free (a);
+  vq_model_free (b);
+  free_frames (frames);
+  vq_model_free (model);
+}
+
+static void
+test_bad_options (void)
+{
+  vq_model *model = vq_test_sample_model ();
+  float **frames = calibration_frames (model);
+  vq_compress_options options;
+  vq_compress_options_init (&options);
+  const char *names[] = { "no-such-conv" };
+  vq_layer_setting settings[1] = { { VQ_LAYER_F16, 0, 0 } };
+  options.override_names = names;
+  options.override_settings = settings;
+  options.n_overrides = 1;
+  GError *error = NULL;
+  g_assert_null (vq_compress_model (model, (const float *const *) frames, N_FRAMES, &options,
+                                    NULL, &error));
+  g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "no-such-conv"));
+  g_clear_error (&error);
+
+  vq_compress_options_init (&options);
+  g_assert_null (vq_compress_model (model, NULL, 0, &options, NULL, &error));
+  g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+  g_clear_error (&error);
+
+  vq_layer_setting setting;
+  const char *bad[] = { "d0k16", "d4k300", "d4", "x", "d4k16x", "" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_assert_false (vq_layer_setting_parse (bad[i], &setting, &error));
+    g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  g_assert_true (vq_layer_setting_parse ("d3k256", &setting, NULL));
+  g_assert_cmpint (setting.d, ==, 3);
+  g_assert_cmpint (setting.k, ==, 256);
+  free_frames (frames);
+  vq_model_free (model);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/vq/compress/round-trip", test_round_trip);
+  g_test_add_func ("/vq/compress/deterministic", test_deterministic);
+  g_test_add_func ("/vq/compress/bad-options", test_bad_options);
+  return g_test_run ();
+}
