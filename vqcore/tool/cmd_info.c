@@ -122,12 +122,17 @@ print_text (const vq_model *model, const char *path, const vq_model_stats *stats
   printf ("Description:   %s\n", model->description);
   printf ("Path:          %s\n", path);
   printf ("\nLayers (%u):\n", graph->n_nodes);
+  /* Imported names can be long: size the name column to fit them. */
+  int name_width = 8;
+  for (uint32_t i = 0; i < graph->n_nodes; i++)
+    name_width = MAX (name_width, (int) g_utf8_strlen (graph->nodes[i].name, -1));
+  name_width = MIN (name_width, 60);
   for (uint32_t i = 0; i < graph->n_nodes; i++) {
     const vq_node *node = &graph->nodes[i];
     char *shape = shape_string (&graph->values[node->outputs[0]].shape);
     char *details = node_details (graph, node);
-    char *line = g_strdup_printf ("  %3u  %-10s %-28s %-18s %s", i, vq_op_name (node->op),
-                                  node->name, shape, details);
+    char *line = g_strdup_printf ("  %3u  %-10s %-*s  %-18s %s", i, vq_op_name (node->op),
+                                  name_width, node->name, shape, details);
     printf ("%s\n", g_strchomp (line));
     g_free (line);
     g_free (shape);
