@@ -1,5 +1,6 @@
 /* vq_iou and vq_nms on hand-built boxes. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vqcore/detect.h"
@@ -188,6 +189,92 @@ test_nms_nan_last (void)
   g_array_unref (a);
 }
 
+/* The textbook loop, written here independently: sort best first (with
+ * the documented tie order), then keep a box unless an already kept box of
+ * its class overlaps it by more than the threshold; stop at max. */
+static int
+naive_order (gconstpointer pa, gconstpointer pb)
+{
+  const vq_detection *a = pa, *b = pb;
+  if (a->confidence != b->confidence)
+    return a->confidence > b->confidence ? -1 : 1;
+  if (a->class_id != b->class_id)
+    return a->class_id < b->class_id ? -1 : 1;
+  if (a->y != b->y)
+    return a->y < b->y ? -1 : 1;
+  if (a->x != b->x)
+    return a->x < b->x ? -1 : 1;
+  if (a->h != b->h)
+    return a->h < b->h ? -1 : 1;
+  return a->w < b->w ? -1 : a->w > b->w;
+}
+
+static GArray *
+naive_nms (const vq_detection *boxes, guint n, float iou, int32_t max)
+{
+  vq_detection *sorted = g_memdup2 (boxes, n * sizeof *boxes);
+  qsort (sorted, n, sizeof *sorted, (int (*) (const void *, const void *)) naive_order);
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+  for (guint i = 0; i < n && (max <= 0 || out->len < (guint) max); i++) {
+    gboolean keep = TRUE;
+    for (guint k = 0; k < out->len && keep; k++) {
+      const vq_detection *o = DET (out, k);
+      if (o->class_id != sorted[i].class_id)
+        continue;
+      /* IoU from corner coordinates, in double. */
+      double ix = MIN (o->x + o->w, sorted[i].x + sorted[i].w) - MAX (o->x, sorted[i].x);
+      double iy = MIN (o->y + o->h, sorted[i].y + sorted[i].h) - MAX (o->y, sorted[i].y);
+      double inter = ix > 0 && iy > 0 ? ix * iy : 0;
+      double uni = (double) o->w * o->h + (double) sorted[i].w * sorted[i].h - inter;
+      keep = !(uni > 0 && inter / uni > iou);
+    }
+    if (keep)
+      g_array_append_val (out, sorted[i]);
+  }
+  g_free (sorted);
+  return out;
+}
+
+/* Random clustered boxes (many overlaps, repeated confidences) against the
+ * naive loop, for several thresholds and limits. Box sides are integers
+ * below 40, so an IoU is p / q with q < 1700, which differs from a
+ * threshold of k / 10000 (when not equal) by at least 1 / (10000 q) > 5e-8:
+ * more than float rounding, so float and double agree on every
+ * comparison. */
+static void
+test_nms_matches_naive (void)
+{
+  GRand *rand = g_rand_new_with_seed (77);
+  for (int round = 0; round < 40; round++) {
+    guint n = (guint) g_rand_int_range (rand, 0, 400);
+    vq_detection *boxes = g_new (vq_detection, MAX (n, 1));
+    for (guint i = 0; i < n; i++) {
+      float cx = (float) g_rand_int_range (rand, 0, 8) * 30.0f;
+      boxes[i] = box (g_rand_int_range (rand, 0, 4),
+                      (float) g_rand_int_range (rand, 1, 50) / 50.0f,
+                      cx + (float) g_rand_int_range (rand, -8, 9),
+                      (float) g_rand_int_range (rand, -8, 9),
+                      (float) g_rand_int_range (rand, 10, 30), (float) g_rand_int_range (rand, 10, 30));
+    }
+    const float thresholds[] = { 0.3013f, 0.5013f, 0.7013f };
+    const int32_t limits[] = { 0, 5, 100 };
+    for (guint t = 0; t < G_N_ELEMENTS (thresholds); t++) {
+      for (guint m = 0; m < G_N_ELEMENTS (limits); m++) {
+        GArray *a = array_of (boxes, n);
+        vq_nms (a, thresholds[t], limits[m]);
+        GArray *expected = naive_nms (boxes, n, thresholds[t], limits[m]);
+        g_assert_cmpuint (a->len, ==, expected->len);
+        g_assert_cmpmem (a->data, a->len * sizeof (vq_detection), expected->data,
+                         expected->len * sizeof (vq_detection));
+        g_array_unref (a);
+        g_array_unref (expected);
+      }
+    }
+    g_free (boxes);
+  }
+  g_rand_free (rand);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -199,5 +286,6 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/nms/max-detections", test_nms_max_detections);
   g_test_add_func ("/detect/nms/deterministic-ties", test_nms_deterministic_ties);
   g_test_add_func ("/detect/nms/nan-last", test_nms_nan_last);
+  g_test_add_func ("/detect/nms/matches-naive", test_nms_matches_naive);
   return g_test_run ();
 }

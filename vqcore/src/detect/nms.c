@@ -49,6 +49,19 @@ compare_detections (gconstpointer pa, gconstpointer pb)
   return r;
 }
 
+/* Orders indices of the sorted detections by class, keeping rank order
+ * within a class. */
+static int
+compare_by_class_data (gconstpointer pa, gconstpointer pb, gpointer data)
+{
+  const vq_detection *base = data;
+  guint a = *(const guint *) pa, b = *(const guint *) pb;
+  int32_t ca = base[a].class_id, cb = base[b].class_id;
+  if (ca != cb)
+    return ca < cb ? -1 : 1;
+  return a < b ? -1 : a > b;
+}
+
 void
 vq_nms (GArray *detections, float iou_threshold, int32_t max_detections)
 {
@@ -56,18 +69,55 @@ vq_nms (GArray *detections, float iou_threshold, int32_t max_detections)
   g_return_if_fail (g_array_get_element_size (detections) == sizeof (vq_detection));
 
   g_array_sort (detections, compare_detections);
-  /* Greedy: walk in order, keep a box unless a kept box of its class
-   * overlaps it too much. Kept boxes are compacted to the front. */
-  guint kept = 0;
+  const guint n = detections->len;
   vq_detection *d = (vq_detection *) (void *) detections->data;
-  for (guint i = 0; i < detections->len; i++) {
-    if (max_detections > 0 && kept >= (guint) max_detections)
+
+  /* Greedy: walk the boxes best first, keep a box unless a kept box of its
+   * class overlaps it too much, stop at max_detections. Kept boxes are
+   * chained per class, so a box is compared only with its own class (this
+   * matters with a low threshold: hundreds of thousands of candidates over
+   * 80 classes). Classes get dense slot numbers through a sort by class. */
+  guint *order = g_new (guint, MAX (n, 1));
+  guint *slot = g_new (guint, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    order[i] = i;
+  g_qsort_with_data (order, (gint) n, sizeof (guint), compare_by_class_data, d);
+  guint n_slots = 0;
+  for (guint k = 0; k < n; k++) {
+    if (k > 0 && d[order[k]].class_id != d[order[k - 1]].class_id)
+      n_slots++;
+    slot[order[k]] = n_slots;
+  }
+  n_slots = n > 0 ? n_slots + 1 : 0;
+
+  const guint none = G_MAXUINT;
+  guint *head = g_new (guint, MAX (n_slots, 1)); /* last kept box of a class */
+  guint *next = order;                           /* reused: kept-chain links */
+  gboolean *keep = g_new0 (gboolean, MAX (n, 1));
+  for (guint c = 0; c < n_slots; c++)
+    head[c] = none;
+  guint n_kept = 0;
+  for (guint i = 0; i < n; i++) {
+    if (max_detections > 0 && n_kept >= (guint) max_detections)
       break;
     gboolean suppressed = FALSE;
-    for (guint k = 0; k < kept && !suppressed; k++)
-      suppressed = d[k].class_id == d[i].class_id && vq_iou (&d[k], &d[i]) > iou_threshold;
-    if (!suppressed)
-      d[kept++] = d[i];
+    for (guint k = head[slot[i]]; k != none && !suppressed; k = next[k])
+      suppressed = vq_iou (&d[k], &d[i]) > iou_threshold;
+    if (!suppressed) {
+      next[i] = head[slot[i]];
+      head[slot[i]] = i;
+      keep[i] = TRUE;
+      n_kept++;
+    }
   }
-  g_array_set_size (detections, kept);
+
+  guint out = 0;
+  for (guint i = 0; i < n; i++)
+    if (keep[i])
+      d[out++] = d[i];
+  g_array_set_size (detections, out);
+  g_free (order);
+  g_free (slot);
+  g_free (head);
+  g_free (keep);
 }
