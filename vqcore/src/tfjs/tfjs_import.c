@@ -454,8 +454,15 @@ vq_tfjs_import_graph (const char *model_json_path, GError **error)
   g_return_val_if_fail (model_json_path != NULL, NULL);
   vq__tfjs_model model;
   vq_graph *graph = NULL;
-  if (vq__tfjs_model_load (model_json_path, &model, error))
-    graph = import_model (&model, error);
+  if (vq__tfjs_model_load (model_json_path, &model, error)) {
+    GError *local = NULL;
+    graph = import_model (&model, &local);
+    /* Op-level messages name the node; add the file. */
+    if (local != NULL && !g_str_has_prefix (local->message, model_json_path))
+      g_prefix_error (&local, "%s: ", model_json_path);
+    if (local != NULL)
+      g_propagate_error (error, local);
+  }
   vq__tfjs_model_clear (&model);
   if (graph != NULL && !vq_graph_validate (graph, error)) {
     g_prefix_error (error, "%s: the imported graph is invalid: ", model_json_path);
