@@ -78,6 +78,10 @@ typedef struct {
   const vq_node *node;
   uint32_t index;
   GError **error;
+  /* Per blob, the largest code in it as an indices blob, or -1 when not
+   * scanned yet: a blob shared by many convs is scanned once, so a hostile
+   * file cannot make validation quadratic. */
+  int32_t *max_code;
 } node_ctx;
 
 static gboolean
@@ -184,9 +188,18 @@ blob_ref (const node_ctx *ctx, int32_t id, const char *role, gboolean float_only
   return TRUE;
 }
 
+static int32_t
+code_at (const vq_blob *indices, int64_t i)
+{
+  const uint8_t *bytes = indices->data;
+  if (indices->dtype == VQ_DTYPE_U4)
+    return (i & 1) ? bytes[i / 2] >> 4 : bytes[i / 2] & 0x0f;
+  return bytes[i];
+}
+
 static gboolean
 check_vq_weights (const node_ctx *ctx, const vq_blob *codebook, const vq_blob *indices,
-                  int64_t cout, int64_t row)
+                  int32_t indices_id, int64_t cout, int64_t row)
 {
   char a[64];
   if (codebook->shape.rank != 2)
@@ -207,16 +220,22 @@ check_vq_weights (const node_ctx *ctx, const vq_blob *codebook, const vq_blob *i
     return FALSE;
   /* Every index must address the codebook: engines look codes up without
    * checking. */
-  const uint8_t *bytes = indices->data;
   int64_t n = vq_shape_numel (&indices->shape);
-  for (int64_t i = 0; i < n; i++) {
-    int64_t code = indices->dtype == VQ_DTYPE_U4 ? ((i & 1) ? bytes[i / 2] >> 4 : bytes[i / 2] & 0x0f)
-                                                 : bytes[i];
-    if (code >= k)
-      return node_fail (ctx, "index %" G_GINT64_FORMAT " of '%s' is %" G_GINT64_FORMAT
-                        ", but codebook '%s' has only %" G_GINT64_FORMAT " entries",
-                        i, indices->name, code, codebook->name, k);
+  int32_t *max_code = &ctx->max_code[indices_id];
+  if (*max_code < 0) {
+    int32_t largest = 0;
+    for (int64_t i = 0; i < n; i++)
+      largest = MAX (largest, code_at (indices, i));
+    *max_code = largest;
   }
+  if (*max_code < k)
+    return TRUE;
+  /* Rare error path: find the first offending index for the message. */
+  for (int64_t i = 0; i < n; i++)
+    if (code_at (indices, i) >= k)
+      return node_fail (ctx, "index %" G_GINT64_FORMAT " of '%s' is %d, but codebook '%s' has "
+                        "only %" G_GINT64_FORMAT " entries",
+                        i, indices->name, code_at (indices, i), codebook->name, k);
   return TRUE;
 }
 
@@ -274,7 +293,7 @@ check_conv (const node_ctx *ctx)
       return FALSE;
   }
   int64_t row = c / conv->groups * conv->kernel_h * conv->kernel_w;
-  return check_vq_weights (ctx, codebook, indices, cout, row);
+  return check_vq_weights (ctx, codebook, indices, w->indices, cout, row);
 }
 
 static gboolean
@@ -461,6 +480,9 @@ vq_graph_validate (const vq_graph *graph, GError **error)
                  graph->n_inputs, graph->n_outputs);
 
   gboolean *written = g_new0 (gboolean, graph->n_values);
+  int32_t *max_code = g_new (int32_t, graph->n_blobs + 1);
+  for (uint32_t i = 0; i < graph->n_blobs; i++)
+    max_code[i] = -1;
   gboolean ok = TRUE;
   for (uint32_t i = 0; i < graph->n_inputs && ok; i++) {
     uint32_t id = graph->inputs[i];
@@ -474,7 +496,7 @@ vq_graph_validate (const vq_graph *graph, GError **error)
       written[id] = TRUE;
   }
   for (uint32_t i = 0; i < graph->n_nodes && ok; i++) {
-    node_ctx ctx = { graph, &graph->nodes[i], i, error };
+    node_ctx ctx = { graph, &graph->nodes[i], i, error, max_code };
     ok = check_node_io (&ctx, written) && check_op (&ctx);
   }
   for (uint32_t i = 0; i < graph->n_outputs && ok; i++) {
@@ -491,5 +513,6 @@ vq_graph_validate (const vq_graph *graph, GError **error)
       ok = fail (error, "value %u '%s' is never written (neither a graph input nor a node output)",
                  i, graph->values[i].name);
   g_free (written);
+  g_free (max_code);
   return ok;
 }

@@ -26,6 +26,7 @@ typedef struct {
   uint32_t flags;
   uint64_t offset;
   uint64_t size;
+  uint32_t crc;
   const char *name; /* for messages */
 } section;
 
@@ -117,7 +118,8 @@ check_header (const guint8 *data, gsize size, const char *file, GError **error)
   return TRUE;
 }
 
-/* Reads and checks the section table into `sections`. */
+/* Reads the section table into `sections` and checks each entry's bounds
+ * (checksums come later, once the layout is known to be sane). */
 static gboolean
 read_table (const guint8 *data, gsize size, const char *file, section **sections,
             uint32_t *n_sections, char (*names)[16], GError **error)
@@ -148,6 +150,7 @@ read_table (const guint8 *data, gsize size, const char *file, section **sections
   section *table = g_new0 (section, count);
   *sections = table;
   *n_sections = count;
+  gboolean seen[G_N_ELEMENTS (known_sections)] = { FALSE };
   for (uint32_t i = 0; i < count; i++) {
     const guint8 *entry = data + offset + (uint64_t) i * entry_size;
     section *s = &table[i];
@@ -155,7 +158,7 @@ read_table (const guint8 *data, gsize size, const char *file, section **sections
     s->flags = vq__le32 (entry + 4);
     s->offset = vq__le64 (entry + 8);
     s->size = vq__le64 (entry + 16);
-    uint32_t crc = vq__le32 (entry + 24);
+    s->crc = vq__le32 (entry + 24);
     int known = known_index (s->kind);
     kind_to_string (s->kind, names[i]);
     s->name = known >= 0 ? known_sections[known].name : names[i];
@@ -173,14 +176,27 @@ read_table (const guint8 *data, gsize size, const char *file, section **sections
                    "section '%s' is required but unknown to this reader (format %d.%d); "
                    "update vqdetect",
                    s->name, VQM_VERSION_MAJOR, VQM_VERSION_MINOR);
-    for (uint32_t j = 0; j < i; j++)
-      if (known >= 0 && table[j].kind == s->kind)
-        return fail (error, VQ_ERROR_FORMAT, file, "section '%s' appears twice", s->name);
-    actual = vq__crc32 (0, data + s->offset, (gsize) s->size);
-    if (CHECKSUMS_DIFFER (crc, actual))
+    if (known >= 0 && seen[known])
+      return fail (error, VQ_ERROR_FORMAT, file, "section '%s' appears twice", s->name);
+    if (known >= 0)
+      seen[known] = TRUE;
+  }
+  return TRUE;
+}
+
+/* Runs after check_layout(): sections do not overlap, so the checksums
+ * read each byte of the file at most once, whatever the table claims. */
+static gboolean
+check_checksums (const guint8 *data, const char *file, const section *sections,
+                 uint32_t n_sections, GError **error)
+{
+  for (uint32_t i = 0; i < n_sections; i++) {
+    const section *s = &sections[i];
+    uint32_t actual = vq__crc32 (0, data + s->offset, (gsize) s->size);
+    if (CHECKSUMS_DIFFER (s->crc, actual))
       return fail (error, VQ_ERROR_FORMAT, file,
                    "section '%s' checksum mismatch (stored 0x%08x, computed 0x%08x)", s->name,
-                   crc, actual);
+                   s->crc, actual);
   }
   return TRUE;
 }
@@ -264,7 +280,8 @@ parse_file (const guint8 *data, gsize size, const char *file, gboolean borrow, G
   char (*names)[16] = g_malloc0_n (count > MAX_SECTIONS ? 1 : (gsize) count + 1, 16);
   vq_model *model = NULL;
   if (!read_table (data, size, file, &sections, &n_sections, names, error)
-      || !check_layout (data, size, file, sections, n_sections, error))
+      || !check_layout (data, size, file, sections, n_sections, error)
+      || !check_checksums (data, file, sections, n_sections, error))
     goto out;
   for (gsize i = 0; i < G_N_ELEMENTS (known_sections); i++)
     if (find_section (sections, n_sections, known_sections[i].kind) == NULL) {
