@@ -138,8 +138,24 @@
  *   the same codebook blob; it is stored once.
  *
  * SECTION 'DATA' — blob payloads
- *   Raw bytes; blob payloads at the offsets the BLOB section gives, with
- *   zero bytes between them.
+ *   Raw bytes; blob payloads at the offsets the BLOB section gives (writers
+ *   put them in blob order with zero bytes between them). The loader maps
+ *   the file and points each vq_blob at its payload in place.
+ *
+ * WHAT THE LOADER CHECKS (in this order; the first failure is reported as
+ * "FILE: what is wrong", VQ_ERROR_FORMAT unless noted)
+ *   1. size >= 64, magic, major version (newer: VQ_ERROR_UNSUPPORTED),
+ *      header CRC, file size == header's file size;
+ *   2. the section table lies in the file, its CRC; each entry lies in the
+ *      file, is 64-aligned, a known kind at most once, an unknown kind not
+ *      marked required (else VQ_ERROR_UNSUPPORTED);
+ *   3. header, table and sections do not overlap; the bytes between them
+ *      are zero; then each section's CRC (so every byte is read once);
+ *   4. every required section present; each section parsed with counts
+ *      bounded by the bytes that remain; enums of ops and dtypes known
+ *      (else VQ_ERROR_UNSUPPORTED);
+ *   5. vq_graph_validate() (ids, shapes, op rules, VQ index values, order)
+ *      and vq_model_validate() (input, preprocessing, decoder, labels).
  */
 #ifndef VQCORE_VQM_H
 #define VQCORE_VQM_H
