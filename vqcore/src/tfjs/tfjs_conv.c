@@ -86,20 +86,22 @@ resolve_window (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, const vq__tfjs_ten
     return FALSE;
   }
 
-  int32_t in_h = win->h + win->pending[0] + win->pending[2];
-  int32_t in_w = win->w + win->pending[1] + win->pending[3];
-  int32_t eff_h = (win->kh - 1) * win->dh + 1, eff_w = (win->kw - 1) * win->dw + 1;
+  int64_t in_h = (int64_t) win->h + win->pending[0] + win->pending[2];
+  int64_t in_w = (int64_t) win->w + win->pending[1] + win->pending[3];
+  int64_t eff_h = (int64_t) (win->kh - 1) * win->dh + 1, eff_w = (int64_t) (win->kw - 1) * win->dw + 1;
   int32_t extra[4] = { 0, 0, 0, 0 };
   char *padding = vq__tfjs_attr_string (node, "padding");
   if (padding && strcmp (padding, "SAME") == 0) {
     /* TF's SAME: output = ceil(input / stride), the odd pixel at the end. */
-    int32_t oh = (in_h + win->sh - 1) / win->sh, ow = (in_w + win->sw - 1) / win->sw;
-    int32_t th = MAX ((oh - 1) * win->sh + eff_h - in_h, 0);
-    int32_t tw = MAX ((ow - 1) * win->sw + eff_w - in_w, 0);
-    extra[0] = th / 2;
-    extra[2] = th - th / 2;
-    extra[1] = tw / 2;
-    extra[3] = tw - tw / 2;
+    int64_t oh = (in_h + win->sh - 1) / win->sh, ow = (in_w + win->sw - 1) / win->sw;
+    int64_t th = MAX ((oh - 1) * win->sh + eff_h - in_h, 0);
+    int64_t tw = MAX ((ow - 1) * win->sw + eff_w - in_w, 0);
+    if (th > 2 * 65536 || tw > 2 * 65536)
+      th = tw = -2; /* reported as invalid below */
+    extra[0] = (int32_t) (th / 2);
+    extra[2] = (int32_t) (th - th / 2);
+    extra[1] = (int32_t) (tw / 2);
+    extra[3] = (int32_t) (tw - tw / 2);
   } else if (padding && strcmp (padding, "EXPLICIT") == 0) {
     int64_t e[8];
     int n = 0;
@@ -109,10 +111,10 @@ resolve_window (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, const vq__tfjs_ten
       g_free (padding);
       return FALSE;
     }
-    extra[0] = (int32_t) e[2 * hdim];
-    extra[2] = (int32_t) e[2 * hdim + 1];
-    extra[1] = (int32_t) e[2 * wdim];
-    extra[3] = (int32_t) e[2 * wdim + 1];
+    /* Out-of-range values become -1 and are reported below. */
+    int64_t pick[4] = { e[2 * hdim], e[2 * wdim], e[2 * hdim + 1], e[2 * wdim + 1] };
+    for (int i = 0; i < 4; i++)
+      extra[i] = pick[i] >= 0 && pick[i] <= 65536 ? (int32_t) pick[i] : -1;
   } else if (padding == NULL || strcmp (padding, "VALID") != 0) {
     vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED, "padding '%s' is not supported",
                    padding ? padding : "(none)");

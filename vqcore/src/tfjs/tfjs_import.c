@@ -47,6 +47,15 @@ uint32_t
 vq__tfjs_new_value (vq__tfjs_ctx *ctx, const char *name, vq__tfjs_tensor *t)
 {
   vq_shape shape = vq__tfjs_physical_shape (t, t->perm);
+  int64_t numel = 1;
+  for (uint32_t d = 0; d < shape.rank; d++) {
+    if (shape.dims[d] < 1 || shape.dims[d] > VQ__TFJS_MAX_DIM
+        || numel > VQ__TFJS_MAX_VALUE_ELEMENTS / shape.dims[d]) {
+      ctx->too_large = TRUE;
+      break;
+    }
+    numel *= shape.dims[d];
+  }
   t->value = vq_graph_add_value (ctx->graph, name, &shape);
   vq__tfjs_value_info fresh = { 0, 0, -1 };
   g_array_append_val (ctx->values, fresh);
@@ -161,7 +170,7 @@ import_placeholder (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, GError **error
   for (int d = 0; d < rank; d++) {
     if (d == 0 && dims[d] == -1)
       dims[d] = 1; /* any batch size: import for one frame */
-    if (dims[d] <= 0 || dims[d] > G_MAXINT32) {
+    if (dims[d] <= 0 || dims[d] > VQ__TFJS_MAX_DIM) {
       vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED,
                      "input dimension %d is unknown or invalid; a fixed input size is needed", d);
       return FALSE;
@@ -270,6 +279,12 @@ import_node (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, GError **error)
       if (!in[i]->is_const)
         info_of (ctx, in[i]->value)->remaining--;
     ok = entry->handler (ctx, node, in, node->n_inputs, error);
+    if (ok && ctx->too_large) {
+      vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED,
+                     "an output is empty or too large (a dimension above %d or more than %"
+                     G_GINT64_FORMAT " elements)", VQ__TFJS_MAX_DIM, VQ__TFJS_MAX_VALUE_ELEMENTS);
+      ok = FALSE;
+    }
   }
   g_free (in);
   return ok;
@@ -342,7 +357,13 @@ import_model (const vq__tfjs_model *model, GError **error)
 {
   GHashTable *by_name = g_hash_table_new (g_str_hash, g_str_equal);
   GHashTable *read = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gboolean ok = TRUE;
   for (guint i = 0; i < model->n_nodes; i++) {
+    if (ok && g_hash_table_contains (by_name, model->nodes[i].name)) {
+      g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT, "%s: two nodes are named '%s'",
+                   model->path, model->nodes[i].name);
+      ok = FALSE;
+    }
     g_hash_table_insert (by_name, (gpointer) model->nodes[i].name, GUINT_TO_POINTER (i));
     for (guint j = 0; j < model->nodes[i].n_inputs; j++)
       g_hash_table_add (read, node_of_key (model->nodes[i].inputs[j]));
@@ -350,9 +371,10 @@ import_model (const vq__tfjs_model *model, GError **error)
   GPtrArray *keys = output_keys (model, read);
   GPtrArray *roots = g_ptr_array_new ();
   GPtrArray *input_nodes = g_ptr_array_new ();
-  gboolean ok = keys->len > 0;
-  if (!ok)
+  if (ok && keys->len == 0) {
+    ok = FALSE;
     g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT, "%s: the model has no outputs", model->path);
+  }
   /* Every input is imported, used or not, so that input 0 stays input 0. */
   for (guint i = 0; ok && i < model->n_nodes; i++)
     if (strcmp (model->nodes[i].op, "Placeholder") == 0)

@@ -112,6 +112,10 @@ op_pad (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, guin
       vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED, "negative or huge padding");
       return FALSE;
     }
+    if (x->dims[x->perm[i]] + before + after > VQ__TFJS_MAX_DIM) {
+      vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED, "the padded tensor is too large");
+      return FALSE;
+    }
     t.pad_before[i] += (int32_t) before;
     t.pad_after[i] += (int32_t) after;
     t.dims[x->perm[i]] += (int32_t) (before + after);
@@ -363,7 +367,7 @@ op_resize (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, g
   int64_t size[2];
   int n = 0;
   if (x->rank != 4 || !in[1]->is_const || !vq__tconst_ints (in[1]->c, size, 2, &n) || n != 2
-      || size[0] < 1 || size[1] < 1 || size[0] > 65536 || size[1] > 65536) {
+      || size[0] < 1 || size[1] < 1 || size[0] > VQ__TFJS_MAX_DIM || size[1] > VQ__TFJS_MAX_DIM) {
     vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED,
                    "needs a 4-D input and a constant positive size [2]");
     return FALSE;
@@ -412,8 +416,14 @@ op_reshape (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, 
     return FALSE;
   }
   int32_t tdims[VQ_MAX_RANK];
-  for (int d = 0; d < rank; d++)
+  for (int d = 0; d < rank; d++) {
+    if (target[d] < 1 || target[d] > VQ__TFJS_MAX_DIM) {
+      vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED, "result dimension %d is empty or too large",
+                     d);
+      return FALSE;
+    }
     tdims[d] = (int32_t) target[d];
+  }
   if (rank == x->rank && memcmp (tdims, x->dims, sizeof (int32_t) * (size_t) rank) == 0) {
     vq__tfjs_tensor t = *x;
     vq__tfjs_set_output (ctx, node, 0, &t);

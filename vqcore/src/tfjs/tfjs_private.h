@@ -23,8 +23,14 @@
 /* TF constants may have more dimensions than IR values. */
 #define VQ__TCONST_MAX_RANK 8
 /* Bound on constant sizes, so that hostile files cannot make folding
- * allocate without limit (the largest real weight is well below this). */
-#define VQ__TCONST_MAX_ELEMENTS (INT64_C (1) << 28)
+ * allocate without limit (CNN weights are far below this: NanoDet's
+ * largest has 1.2 M elements). */
+#define VQ__TCONST_MAX_ELEMENTS (INT64_C (1) << 25)
+/* Bound on each activation dimension, so that size arithmetic stays far
+ * from int32 overflow whatever a file declares. */
+#define VQ__TFJS_MAX_DIM (1 << 20)
+/* Bound on the elements of one activation (16 GiB of floats). */
+#define VQ__TFJS_MAX_VALUE_ELEMENTS (INT64_C (1) << 32)
 
 /* A constant tensor. Integers of every TF width (and bools) are held as
  * int64; floats of every width as float32. */
@@ -148,6 +154,7 @@ typedef struct {
   GHashTable *consumers; /* tensor key -> number of consuming inputs */
   GArray *values;        /* vq__tfjs_value_info per IR value */
   GHashTable *transposed; /* "value/perm" -> IR value with that layout */
+  gboolean too_large;     /* a new value exceeded the size bounds */
 } vq__tfjs_ctx;
 
 /* "name" for output 0, "name:i" otherwise (newly allocated). */
@@ -158,7 +165,9 @@ char *vq__tfjs_tensor_key (const char *node, int index);
 void vq__tfjs_set_output (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, int index,
                           const vq__tfjs_tensor *tensor);
 /* Adds an IR value with the physical shape of the activation `t` (TF dims
- * and perm must be set) and stores its id in t->value. */
+ * and perm must be set) and stores its id in t->value. A shape beyond
+ * VQ__TFJS_MAX_DIM / VQ__TFJS_MAX_VALUE_ELEMENTS sets ctx->too_large, which
+ * fails the node being imported. */
 uint32_t vq__tfjs_new_value (vq__tfjs_ctx *ctx, const char *name, vq__tfjs_tensor *t);
 /* Appends an IR node, counting its reads; sets the producer of its outputs. */
 vq_node *vq__tfjs_emit (vq__tfjs_ctx *ctx, const vq_node *node);
