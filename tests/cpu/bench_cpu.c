@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu/backend.h"
 #include "vqcore/engine.h"
@@ -32,6 +33,14 @@ conv_flops (const vq_graph *graph)
     flops += 2.0 * (double) vq_conv_weight_count (graph, node) * out->dims[2] * out->dims[3];
   }
   return flops;
+}
+
+static double
+process_cpu_seconds (void)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
+  return now.tv_sec + now.tv_nsec / 1e9;
 }
 
 static int
@@ -67,11 +76,14 @@ time_model (const vq_model *model, const char *label)
   g_rand_free (rand);
 
   double *seconds = g_new (double, opt_runs);
+  double *cpu_seconds = g_new (double, opt_runs);
   gboolean ok = vq_engine_run (engine, input, &error); /* warm-up */
   for (int r = 0; ok && r < opt_runs; r++) {
+    double cpu_start = process_cpu_seconds ();
     gint64 start = g_get_monotonic_time ();
     ok = vq_engine_run (engine, input, &error);
     seconds[r] = (g_get_monotonic_time () - start) / 1e6;
+    cpu_seconds[r] = process_cpu_seconds () - cpu_start;
   }
   double median = -1.0;
   if (!ok) {
@@ -79,13 +91,18 @@ time_model (const vq_model *model, const char *label)
     g_error_free (error);
   } else {
     qsort (seconds, opt_runs, sizeof (double), compare_doubles);
+    qsort (cpu_seconds, opt_runs, sizeof (double), compare_doubles);
     median = seconds[opt_runs / 2];
     double flops = conv_flops (graph);
-    printf ("%-34s %9.2f ms  %7.2f GFLOP  %7.1f GFLOP/s  activations %.1f MiB  [%s]\n", label,
-            median * 1e3, flops / 1e9, flops / median / 1e9,
-            vq__engine_activation_bytes (engine) / 1048576.0, vq_engine_device_name (engine));
+    /* CPU time summed over all threads: on a busy machine it shows what
+     * the work costs when wall time includes waiting for a core. */
+    printf ("%-34s %9.2f ms  %7.2f GFLOP  %7.1f GFLOP/s  cpu %7.2f ms  activations %.1f MiB"
+            "  [%s]\n", label, median * 1e3, flops / 1e9, flops / median / 1e9,
+            cpu_seconds[opt_runs / 2] * 1e3, vq__engine_activation_bytes (engine) / 1048576.0,
+            vq_engine_device_name (engine));
   }
   g_free (seconds);
+  g_free (cpu_seconds);
   g_free (input);
   vq_engine_free (engine);
   return median;

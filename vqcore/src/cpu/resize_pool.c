@@ -124,8 +124,34 @@ typedef struct {
 /* Cells outside the input are padding: they take pad_value (max pool) or
  * count in the divisor when count_include_pad (average pool). The window
  * never reaches past the declared padding (the validator's output size
- * rule), so only the clipping to the input needs care; cells are visited
- * in (ky, kx) order, padding first for the max. */
+ * rule), so only the clipping to the input needs care. Every output visits
+ * its cells in (ky, kx) order, padding first for the max, whichever of the
+ * two loops below computes it. */
+static float
+pool_one (const vq_pool_params *p, bool is_max, const float *in, int64_t h, int64_t w,
+          int64_t oy, int64_t ox)
+{
+  int64_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+  int64_t ky0 = MAX (0, -y0), ky1 = MIN (p->kernel_h, h - y0);
+  int64_t kx0 = MAX (0, -x0), kx1 = MIN (p->kernel_w, w - x0);
+  int64_t cells = (int64_t) p->kernel_h * p->kernel_w;
+  int64_t valid = MAX (ky1 - ky0, 0) * MAX (kx1 - kx0, 0);
+  float acc = is_max ? (valid < cells ? p->pad_value : -INFINITY) : 0.0f;
+  for (int64_t ky = ky0; ky < ky1; ky++) {
+    const float *row = in + (y0 + ky) * w + x0;
+    for (int64_t kx = kx0; kx < kx1; kx++)
+      acc = is_max ? (row[kx] > acc ? row[kx] : acc) : acc + row[kx];
+  }
+  if (is_max)
+    return acc;
+  int64_t count = valid;
+  if (p->count_include_pad) {
+    acc += p->pad_value * (float) (cells - valid);
+    count = cells;
+  }
+  return count > 0 ? acc / (float) count : 0.0f;
+}
+
 static void
 pool_planes (void *context, int64_t begin, int64_t end, int thread_index)
 {
@@ -135,42 +161,58 @@ pool_planes (void *context, int64_t begin, int64_t end, int thread_index)
   const float *input = job->ctx->values[node->inputs[0]];
   float *output = job->ctx->values[node->outputs[0]];
   bool is_max = node->op == VQ_OP_MAX_POOL;
-  int64_t h = job->h, w = job->w;
+  int64_t h = job->h, w = job->w, ow = job->ow;
+  int64_t sw = p->stride_w;
+
+  /* Output columns whose window lies inside the input horizontally. */
+  int64_t ox_lo = (p->pad_left + sw - 1) / sw;
+  int64_t ox_hi = w + p->pad_left - p->kernel_w < 0 ? 0 : (w + p->pad_left - p->kernel_w) / sw + 1;
+  ox_hi = MIN (ox_hi, ow);
+  ox_lo = MIN (ox_lo, ox_hi);
 
   for (int64_t plane = begin; plane < end; plane++) {
     const float *in = input + plane * h * w;
-    float *out = output + plane * job->oh * job->ow;
+    float *out = output + plane * job->oh * ow;
     for (int64_t oy = 0; oy < job->oh; oy++) {
+      float *out_row = out + oy * ow;
+      for (int64_t ox = 0; ox < ox_lo; ox++)
+        out_row[ox] = pool_one (p, is_max, in, h, w, oy, ox);
+      for (int64_t ox = ox_hi; ox < ow; ox++)
+        out_row[ox] = pool_one (p, is_max, in, h, w, oy, ox);
+      if (ox_lo == ox_hi)
+        continue;
+
+      /* The interior, a whole row segment at a time so that the loops over
+       * ox vectorize. */
       int64_t y0 = oy * p->stride_h - p->pad_top;
       int64_t ky0 = MAX (0, -y0), ky1 = MIN (p->kernel_h, h - y0);
-      for (int64_t ox = 0; ox < job->ow; ox++) {
-        int64_t x0 = ox * p->stride_w - p->pad_left;
-        int64_t kx0 = MAX (0, -x0), kx1 = MIN (p->kernel_w, w - x0);
-        int64_t cells = (int64_t) p->kernel_h * p->kernel_w;
-        int64_t valid = MAX (ky1 - ky0, 0) * MAX (kx1 - kx0, 0);
-        float acc;
-        if (is_max) {
-          acc = valid < cells ? p->pad_value : -INFINITY;
-          for (int64_t ky = ky0; ky < ky1; ky++) {
-            const float *row = in + (y0 + ky) * w + x0;
-            for (int64_t kx = kx0; kx < kx1; kx++)
-              acc = row[kx] > acc ? row[kx] : acc;
+      int64_t rows = MAX (ky1 - ky0, 0);
+      int64_t cells = (int64_t) p->kernel_h * p->kernel_w;
+      int64_t valid = rows * p->kernel_w;
+      float start = is_max ? (valid < cells ? p->pad_value : -INFINITY) : 0.0f;
+      for (int64_t ox = ox_lo; ox < ox_hi; ox++)
+        out_row[ox] = start;
+      for (int64_t ky = ky0; ky < ky1; ky++) {
+        for (int64_t kx = 0; kx < p->kernel_w; kx++) {
+          const float *src = in + (y0 + ky) * w + kx - p->pad_left;
+          if (is_max) {
+            for (int64_t ox = ox_lo; ox < ox_hi; ox++) {
+              float v = src[ox * sw];
+              out_row[ox] = v > out_row[ox] ? v : out_row[ox];
+            }
+          } else {
+            for (int64_t ox = ox_lo; ox < ox_hi; ox++)
+              out_row[ox] += src[ox * sw];
           }
-        } else {
-          acc = 0.0f;
-          for (int64_t ky = ky0; ky < ky1; ky++) {
-            const float *row = in + (y0 + ky) * w + x0;
-            for (int64_t kx = kx0; kx < kx1; kx++)
-              acc += row[kx];
-          }
-          int64_t count = valid;
-          if (p->count_include_pad) {
-            acc += p->pad_value * (float) (cells - valid);
-            count = cells;
-          }
-          acc = count > 0 ? acc / (float) count : 0.0f;
         }
-        out[oy * job->ow + ox] = acc;
+      }
+      if (!is_max) {
+        float extra = p->count_include_pad ? p->pad_value * (float) (cells - valid) : 0.0f;
+        int64_t count = p->count_include_pad ? cells : valid;
+        for (int64_t ox = ox_lo; ox < ox_hi; ox++) {
+          float sum = out_row[ox] + extra;
+          out_row[ox] = count > 0 ? sum / (float) count : 0.0f;
+        }
       }
     }
   }
