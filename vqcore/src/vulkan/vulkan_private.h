@@ -142,7 +142,8 @@ gboolean vq__vk_load_device_functions (vq_vk_functions *vk, VkDevice device, GEr
  * substring of its name; NULL picks discrete, then integrated, virtual, CPU. */
 vq_vk_context *vq__vk_context_new (const char *device, GError **error);
 void vq__vk_context_free (vq_vk_context *ctx);
-gboolean vq__vk_available (void);
+/* Validation warnings and errors seen by every context of the process. */
+int vq__vk_validation_messages (void);
 
 /* buffer.c */
 typedef struct {

@@ -1,0 +1,159 @@
+/* The whole NanoDet graph on the Vulkan backend against the CPU reference
+ * engine, on real frames (vtest.avi, messi5.jpg): every intermediate value,
+ * the outputs, and the decoded detections must agree. Also checks that the
+ * lifetime-planned arena (reuse_buffers) changes nothing but its size. */
+#include <math.h>
+
+#include "../../vqcore/src/media/media.h"
+#include "backend.h"
+#include "cpu/backend.h"
+#include "test_util.h"
+#include "vqcore/detect.h"
+#include "vqcore/tfjs.h"
+#include "vk_test.h"
+
+static vq_model *model;
+
+/* fp32 on both sides; only summation order and fma differ. */
+#define NMSE_BOUND 1e-6
+
+static float *
+frame_input (const char *file, int64_t index)
+{
+  GError *error = NULL;
+  char *path = vq_test_opencv_file (file);
+  vq_media_reader *reader = vq_media_reader_open (path, &error);
+  vq_media_frame frame;
+  g_assert_no_error (error);
+  for (int64_t i = 0; i <= index; i++)
+    g_assert_cmpint (vq_media_reader_next (reader, &frame, &error), ==, 1);
+  float *input = g_new (float, 3 * model->input.width * model->input.height);
+  g_assert_true (vq_preprocess_frame (&frame.frame, &model->input, &model->preprocess,
+                                      VQ_FIT_MODE_COUNT, input, NULL, &error));
+  g_assert_no_error (error);
+  vq_media_reader_close (reader);
+  g_free (path);
+  return input;
+}
+
+static vq_engine *
+engine_new (vq_backend_kind kind, gboolean reuse)
+{
+  vq_engine_options options;
+  GError *error = NULL;
+  vq_engine_options_init (&options);
+  options.backend = kind;
+  options.reuse_buffers = reuse;
+  vq_engine *engine = vq_engine_new (model, &options, &error);
+  g_assert_no_error (error);
+  return engine;
+}
+
+static GArray *
+detections (vq_engine *engine)
+{
+  vq_decode_options options;
+  GError *error = NULL;
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+  vq_decode_options_from_model (&options, model);
+  g_assert_true (vq_decode_outputs (model, engine, &options, out, &error));
+  g_assert_no_error (error);
+  vq_nms (out, options.nms_iou, options.max_detections);
+  return out;
+}
+
+static void
+compare_on (const char *file, int64_t index)
+{
+  const vq_graph *graph = model->graph;
+  float *input = frame_input (file, index);
+  vq_engine *cpu = engine_new (VQ_BACKEND_CPU, FALSE);
+  vq_engine *vk = engine_new (VQ_BACKEND_VULKAN, FALSE);
+  GError *error = NULL;
+
+  g_assert_cmpstr (vq_engine_backend_name (vk), ==, "vulkan");
+  g_assert_true (vq_engine_run (cpu, input, &error));
+  g_assert_true (vq_engine_run (vk, input, &error));
+  g_assert_no_error (error);
+
+  /* Layer by layer: a wrong value is found where it first goes wrong. */
+  for (uint32_t v = 0; v < graph->n_values; v++) {
+    gsize n = (gsize) vq_shape_numel (&graph->values[v].shape);
+    float *a = g_new (float, n), *b = g_new (float, n);
+    double *ref = g_new (double, n);
+    g_assert_true (vq_engine_read_value (cpu, v, a));
+    g_assert_true (vq_engine_read_value (vk, v, b));
+    for (gsize i = 0; i < n; i++)
+      ref[i] = a[i];
+    double nmse = vq_vk_test_nmse (b, ref, n);
+    if (nmse > NMSE_BOUND)
+      g_error ("%s frame %" G_GINT64_FORMAT ": value %u (%s) nmse %.3g", file, index, v,
+               graph->values[v].name, nmse);
+    g_free (a);
+    g_free (b);
+    g_free (ref);
+  }
+
+  GArray *d_cpu = detections (cpu), *d_vk = detections (vk);
+  g_test_message ("%s: %u detections on the CPU, %u on Vulkan", file, d_cpu->len, d_vk->len);
+  g_assert_cmpuint (d_cpu->len, >, 0);
+  g_assert_cmpuint (d_cpu->len, ==, d_vk->len);
+  for (guint i = 0; i < d_cpu->len; i++) {
+    const vq_detection *a = &g_array_index (d_cpu, vq_detection, i);
+    const vq_detection *b = &g_array_index (d_vk, vq_detection, i);
+    g_assert_cmpint (a->class_id, ==, b->class_id);
+    g_assert_cmpfloat (fabsf (a->confidence - b->confidence), <, 1e-4);
+    g_assert_cmpfloat (vq_iou (a, b), >, 0.999);
+  }
+
+  /* The planned arena: same outputs, less memory. */
+  vq_engine *vk_reuse = engine_new (VQ_BACKEND_VULKAN, TRUE);
+  g_assert_true (vq_engine_run (vk_reuse, input, &error));
+  for (uint32_t o = 0; o < graph->n_outputs; o++) {
+    vq_tensor_view x = vq_engine_output (vk, o), y = vq_engine_output (vk_reuse, o);
+    g_assert_cmpmem (x.data, vq_shape_numel (&x.shape) * 4, y.data,
+                     vq_shape_numel (&y.shape) * 4);
+  }
+  g_test_message ("arena: %zu bytes planned, %zu kept", vq__engine_activation_bytes (vk_reuse),
+                  vq__engine_activation_bytes (vk));
+  g_assert_cmpuint (vq__engine_activation_bytes (vk_reuse), <,
+                    vq__engine_activation_bytes (vk));
+
+  g_assert_cmpint (vq__vk_validation_messages (), ==, 0);
+  g_array_unref (d_cpu);
+  g_array_unref (d_vk);
+  vq_engine_free (vk_reuse);
+  vq_engine_free (vk);
+  vq_engine_free (cpu);
+  g_free (input);
+}
+
+static void
+test_vtest (void)
+{
+  compare_on ("vtest.avi", 200);
+}
+
+static void
+test_messi (void)
+{
+  compare_on ("messi5.jpg", 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *error = NULL;
+  g_test_init (&argc, &argv, NULL);
+  vq__vk_context_free (vq_vk_test_context ()); /* skips (77) without a device */
+  char *json = vq_test_cache_file ("nanodet.json");
+  model = vq_tfjs_import_nanodet (json, &error);
+  g_assert_no_error (error);
+  g_free (json);
+  g_test_add_func ("/vulkan/network/vtest-frame-200", test_vtest);
+  g_test_add_func ("/vulkan/network/messi5", test_messi);
+  int status = g_test_run ();
+  g_assert_cmpint (vq__vk_validation_messages (), ==, 0);
+  vq_model_free (model);
+  return status;
+}

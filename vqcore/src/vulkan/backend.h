@@ -1,0 +1,33 @@
+/* backend.h — the Vulkan engine (a whole graph on one device), used through
+ * vq__vulkan_backend by engine.c and directly by the Vulkan tests and
+ * `vq bench` for what the public API does not expose (per-node timestamps,
+ * arena size, start-up time). */
+#ifndef VQ_VULKAN_BACKEND_H
+#define VQ_VULKAN_BACKEND_H
+
+#include "vulkan_private.h"
+
+typedef struct vq_vk_engine vq_vk_engine;
+
+/* `device`: NULL, an index or a name substring. With `reuse` activation
+ * memory is shared between values whose lifetimes do not overlap, and
+ * vq__vk_engine_read_value() only works for graph inputs and outputs. */
+vq_vk_engine *vq__vk_engine_new (const vq_graph *graph, const char *device, gboolean reuse,
+                                 GError **error);
+/* Same; with `decline_cpu_device` fails when the chosen device is a CPU
+ * device (backend AUTO prefers the CPU engine there). */
+vq_vk_engine *vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reuse,
+                                      gboolean decline_cpu_device, GError **error);
+void vq__vk_engine_free (vq_vk_engine *engine);
+gboolean vq__vk_engine_run (vq_vk_engine *engine, const float *input, GError **error);
+const float *vq__vk_engine_output (vq_vk_engine *engine, uint32_t index);
+gboolean vq__vk_engine_read_value (vq_vk_engine *engine, uint32_t id, float *out);
+const char *vq__vk_engine_device_name (const vq_vk_engine *engine);
+gsize vq__vk_engine_arena_bytes (const vq_vk_engine *engine);
+double vq__vk_engine_create_ms (const vq_vk_engine *engine);
+/* Milliseconds each node took in the last run (GPU timestamps); FALSE when
+ * the device has none. `ms` holds one entry per node. */
+gboolean vq__vk_engine_node_times (vq_vk_engine *engine, double *ms);
+int64_t vq__vk_engine_node_macs (const vq_vk_engine *engine, uint32_t node);
+
+#endif

@@ -1,0 +1,23 @@
+/* ops.h — the non-conv nodes on the Vulkan device: pooling, resize, add and
+ * standalone activations (concat, split, reshape and the final transpose
+ * cost nothing: see plan.h). */
+#ifndef VQ_VULKAN_OPS_H
+#define VQ_VULKAN_OPS_H
+
+#include "plan.h"
+
+typedef struct {
+  vq_vk_pipeline pipeline;
+  VkDescriptorSet set;
+  uint32_t dispatch[2];
+} vq_vk_op;
+
+/* Builds the pipeline for `node` (its values placed by `plan`) and binds
+ * `views` (one RGBA32F view per root value, indexed by value id). */
+gboolean vq__vk_op_init (vq_vk_context *ctx, vq_vk_op *op, const vq_graph *graph,
+                         const vq_node *node, const vq_vk_plan *plan, VkDescriptorPool pool,
+                         const VkBufferView *views, GError **error);
+void vq__vk_op_record (vq_vk_context *ctx, const vq_vk_op *op, VkCommandBuffer cmd);
+void vq__vk_op_clear (vq_vk_context *ctx, vq_vk_op *op);
+
+#endif
