@@ -29,6 +29,10 @@ extern const vq__backend vq__cpu_backend;
  * "Vulkan backend not built" when it is absent. */
 extern const vq__backend vq__vulkan_backend;
 
+/* For benchmarks: the backend's own state (e.g. vq_vk_engine * when the
+ * backend is "vulkan", for its per-node GPU timestamps). */
+void *vq__engine_backend_state (vq_engine *engine);
+
 /* For benchmarks and tests: the engine's activation memory in bytes. */
 size_t vq__engine_activation_bytes (const vq_engine *engine);
 

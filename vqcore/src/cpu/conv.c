@@ -63,11 +63,14 @@ vq__conv_prepare (vq__conv_plan *plan, const vq_graph *graph, const vq_node *nod
                    plan->pt == 0 && plan->pl == 0 && plan->oh == plan->h && plan->ow == plan->w;
   plan->direct = plan->cout_g <= DIRECT_MAX_COUT_PER_GROUP;
 
+  /* As few chunks as the limits allow, of equal width (whole panels), so
+   * that the tasks are alike. */
   int64_t n = plan->oh * plan->ow;
   int64_t chunk = CHUNK_MAX_FLOATS / MAX (plan->k, 1);
   chunk = CLAMP (chunk / VQ_GEMM_NR * VQ_GEMM_NR, VQ_GEMM_NR, CHUNK_MAX);
-  plan->chunk = MIN (chunk, (n + VQ_GEMM_NR - 1) / VQ_GEMM_NR * VQ_GEMM_NR);
-  plan->chunk = MAX (plan->chunk, VQ_GEMM_NR);
+  int64_t n_chunks = (n + chunk - 1) / chunk;
+  chunk = (n + n_chunks - 1) / n_chunks;
+  plan->chunk = MAX ((chunk + VQ_GEMM_NR - 1) / VQ_GEMM_NR * VQ_GEMM_NR, VQ_GEMM_NR);
 
   plan->bias = try_new_floats ((size_t) plan->cout, error);
   if (plan->bias == NULL)
@@ -195,36 +198,77 @@ typedef struct {
   float *output;
   int64_t n_chunks;
   int64_t m_splits;
+  /* Shared mode: one chunk (g, n0, nc) packed by all threads into
+   * scratch[0], then multiplied by all threads. */
+  int64_t g, n0, nc;
 } conv_job;
 
+/* Packs columns [n0, n0 + nc) of group g; `packed` is the chunk's buffer
+ * and `p0` the first panel to write, so threads can share one chunk. */
+static void
+pack_columns (const conv_job *job, int64_t g, int64_t n0, int64_t p0, int64_t p1, int64_t nc,
+              float *packed)
+{
+  const vq__conv_plan *plan = job->plan;
+  int64_t n = plan->oh * plan->ow;
+  int64_t first = p0 * VQ_GEMM_NR;
+  int64_t width = MIN (p1 * VQ_GEMM_NR, nc) - first;
+  float *dst = packed + first * plan->k;
+  if (width <= 0)
+    return;
+  if (plan->identity)
+    vq__gemm_pack_b (job->input + g * plan->cin_g * n + n0 + first, n, plan->k, width, dst);
+  else
+    im2col_packed (plan, job->input, g, n0 + first, width, dst);
+}
+
+static void
+gemm_rows (const conv_job *job, int64_t g, int64_t n0, int64_t nc, int64_t split,
+           const float *packed)
+{
+  const vq__conv_plan *plan = job->plan;
+  int64_t n = plan->oh * plan->ow;
+  int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
+  int64_t m_begin = split * m_panels / job->m_splits * VQ_GEMM_MR;
+  int64_t m_end = MIN ((split + 1) * m_panels / job->m_splits * VQ_GEMM_MR, plan->cout_g);
+  vq__gemm_epilogue epilogue = { plan->bias + g * plan->cout_g, plan->act, plan->alpha };
+  vq__gemm_run (plan->weights + g * plan->weights_per_group, plan->cout_g, plan->k, m_begin,
+                m_end, packed, nc, job->output + g * plan->cout_g * n + n0, n, &epilogue);
+}
+
+static void
+shared_pack_task (void *context, int64_t begin, int64_t end, int thread_index)
+{
+  const conv_job *job = context;
+  pack_columns (job, job->g, job->n0, begin, end, job->nc, job->scratch[0]);
+}
+
+static void
+shared_gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
+{
+  const conv_job *job = context;
+  for (int64_t split = begin; split < end; split++)
+    gemm_rows (job, job->g, job->n0, job->nc, split, job->scratch[0]);
+}
+
+/* Independent mode: each task packs its own chunk and multiplies one row
+ * range of it. */
 static void
 gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
 {
   const conv_job *job = context;
   const vq__conv_plan *plan = job->plan;
   int64_t n = plan->oh * plan->ow;
-  int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
   float *packed = job->scratch[thread_index];
 
   for (int64_t task = begin; task < end; task++) {
     int64_t split = task % job->m_splits;
     int64_t chunk = (task / job->m_splits) % job->n_chunks;
     int64_t g = task / job->m_splits / job->n_chunks;
-    int64_t m_begin = split * m_panels / job->m_splits * VQ_GEMM_MR;
-    int64_t m_end = MIN ((split + 1) * m_panels / job->m_splits * VQ_GEMM_MR, plan->cout_g);
     int64_t n0 = chunk * plan->chunk;
     int64_t nc = MIN (plan->chunk, n - n0);
-    if (m_begin >= m_end)
-      continue;
-
-    if (plan->identity)
-      vq__gemm_pack_b (job->input + g * plan->cin_g * n + n0, n, plan->k, nc, packed);
-    else
-      im2col_packed (plan, job->input, g, n0, nc, packed);
-    vq__gemm_epilogue epilogue = { plan->bias + g * plan->cout_g, plan->act, plan->alpha };
-    vq__gemm_run (plan->weights + g * plan->weights_per_group, plan->cout_g, plan->k,
-                  m_begin, m_end, packed, nc, job->output + g * plan->cout_g * n + n0, n,
-                  &epilogue);
+    pack_columns (job, g, n0, 0, (nc + VQ_GEMM_NR - 1) / VQ_GEMM_NR, nc, packed);
+    gemm_rows (job, g, n0, nc, split, packed);
   }
 }
 
@@ -266,26 +310,37 @@ vq__conv_run (const vq__conv_plan *plan, vq__threadpool *pool, float *const *scr
 {
   int64_t n = plan->oh * plan->ow;
   int threads = vq__threadpool_size (pool);
-  conv_job job = { plan, scratch, NULL, NULL, 0, 1 };
+  conv_job job = { plan, scratch, NULL, NULL, 0, 1, 0, 0, 0 };
   job.n_chunks = (n + plan->chunk - 1) / plan->chunk;
 
   /* Small images give few column chunks; then split the output channels
    * too, into one row range per thread, so that every thread gets the same
-   * work (each range repeats the chunk's im2col, a small cost next to the
-   * GEMM when the chunk has many rows). */
+   * work. With fewer chunks than threads, the threads first pack each
+   * chunk together and then multiply it together (shared mode); otherwise
+   * each row range repeats its chunk's im2col, cheap next to its GEMM. */
   int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
   int64_t tasks = plan->groups * job.n_chunks;
+  gboolean shared = threads > 1 && tasks < threads && !plan->direct;
   if (threads > 1 && tasks < 4 * threads)
-    job.m_splits = MIN (m_panels, threads);
+    job.m_splits = MIN (m_panels, shared ? 2 * threads : threads);
 
   for (int64_t b = 0; b < plan->batch; b++) {
     job.input = input + b * plan->cin * plan->h * plan->w;
     job.output = output + b * plan->cout * n;
-    if (plan->direct)
+    if (plan->direct) {
       vq__threadpool_parallel_for (pool, plan->cout * plan->oh,
                                    MAX (1, plan->cout * plan->oh / (8 * threads)),
                                    direct_task, &job);
-    else
+    } else if (shared) {
+      for (int64_t t = 0; t < tasks; t++) {
+        job.g = t / job.n_chunks;
+        job.n0 = t % job.n_chunks * plan->chunk;
+        job.nc = MIN (plan->chunk, n - job.n0);
+        int64_t panels = (job.nc + VQ_GEMM_NR - 1) / VQ_GEMM_NR;
+        vq__threadpool_parallel_for (pool, panels, 0, shared_pack_task, &job);
+        vq__threadpool_parallel_for (pool, job.m_splits, 1, shared_gemm_task, &job);
+      }
+    } else
       vq__threadpool_parallel_for (pool, tasks * job.m_splits, 1, gemm_task, &job);
   }
 }

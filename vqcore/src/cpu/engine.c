@@ -153,6 +153,12 @@ vq_engine_device_name (const vq_engine *engine)
   return engine->backend->device_name (engine->state);
 }
 
+void *
+vq__engine_backend_state (vq_engine *engine)
+{
+  return engine->state;
+}
+
 size_t
 vq__engine_activation_bytes (const vq_engine *engine)
 {
