@@ -9,6 +9,7 @@ int vq_cmd_convert (int argc, char **argv);
 int vq_cmd_detect (int argc, char **argv);
 int vq_cmd_compress (int argc, char **argv);
 int vq_cmd_eval (int argc, char **argv);
+int vq_cmd_bench (int argc, char **argv);
 
 /* Prints "vq SUBCOMMAND: message" on stderr; returns 1 for `return`. */
 int vq_tool_fail (const char *subcommand, const char *message);

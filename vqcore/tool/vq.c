@@ -18,6 +18,7 @@ static const vq_subcommand subcommands[] = {
   { "detect", vq_cmd_detect, "detect objects in a video or image, print JSON Lines" },
   { "compress", vq_cmd_compress, "vector-quantize a model with unlabelled calibration media" },
   { "eval", vq_cmd_eval, "detection agreement (mAP) of a model against a reference model" },
+  { "bench", vq_cmd_bench, "time the per-frame path (preprocess -> detections) on a backend" },
 };
 
 int

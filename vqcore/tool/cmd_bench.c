@@ -1,0 +1,275 @@
+/* vq bench — times the full per-frame path (preprocess -> graph -> decode ->
+ * NMS) on a synthetic frame and on a real one, and prints the device,
+ * latency median/p90/min, frames per second, GFLOP/s and, on Vulkan, a
+ * per-layer table from GPU timestamps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "cpu/backend.h"
+#include "media.h"
+#include "vqcore/tfjs.h"
+#include "vqcore/vqcore.h"
+#include "vulkan/backend.h"
+
+typedef struct {
+  char *model;
+  char *backend;
+  char *device;
+  char *frame;
+  int iterations;
+  gboolean json;
+  gboolean layers;
+} bench_args;
+
+typedef struct {
+  double median, p90, min;
+  guint detections;
+} timing;
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static vq_model *
+load_model (const char *path, GError **error)
+{
+  char *default_path = NULL;
+  vq_model *model;
+  if (!path)
+    path = default_path = vq_default_model_path (error);
+  if (!path)
+    return NULL;
+  /* A TF.js model.json is imported on the fly, so the bench works before
+   * `vq convert` has run. */
+  model = g_str_has_suffix (path, ".json") ? vq_tfjs_import_nanodet (path, error)
+                                          : vq_model_load (path, error);
+  g_free (default_path);
+  return model;
+}
+
+/* A deterministic 768x576 RGB test pattern (gradients and a checkerboard). */
+static guint8 *
+synthetic_frame (vq_frame *frame)
+{
+  const int w = 768, h = 576;
+  guint8 *pixels = g_malloc ((gsize) w * h * 3);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      guint8 *p = pixels + ((gsize) y * w + x) * 3;
+      gboolean check = ((x / 48) + (y / 48)) % 2;
+      p[0] = (guint8) (x * 255 / w);
+      p[1] = (guint8) (y * 255 / h);
+      p[2] = check ? 200 : 40;
+    }
+  memset (frame, 0, sizeof *frame);
+  frame->format = VQ_PIXEL_RGB;
+  frame->width = w;
+  frame->height = h;
+  frame->planes[0] = pixels;
+  frame->strides[0] = w * 3;
+  return pixels;
+}
+
+static gboolean
+time_frame (vq_model *model, vq_engine *engine, const vq_frame *frame, int iterations,
+            timing *out, GError **error)
+{
+  gsize n_input = (gsize) 3 * model->input.width * model->input.height;
+  float *input = g_new (float, n_input);
+  double *ms = g_new (double, iterations);
+  GArray *detections = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+  vq_decode_options decode;
+  gboolean ok = TRUE;
+
+  vq_decode_options_from_model (&decode, model);
+  /* One untimed run: first dispatches may still compile shaders. */
+  for (int i = -1; i < iterations && ok; i++) {
+    gint64 t0 = g_get_monotonic_time ();
+    ok = vq_preprocess_frame (frame, &model->input, &model->preprocess, VQ_FIT_MODE_COUNT,
+                              input, NULL, error) &&
+         vq_engine_run (engine, input, error) &&
+         vq_decode_outputs (model, engine, &decode, detections, error);
+    if (ok)
+      vq_nms (detections, decode.nms_iou, decode.max_detections);
+    if (i >= 0)
+      ms[i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
+  }
+  if (ok) {
+    qsort (ms, iterations, sizeof *ms, compare_doubles);
+    out->median = ms[iterations / 2];
+    out->p90 = ms[MIN (iterations - 1, (int) (iterations * 0.9))];
+    out->min = ms[0];
+    out->detections = detections->len;
+  }
+  g_array_unref (detections);
+  g_free (ms);
+  g_free (input);
+  return ok;
+}
+
+static void
+print_layers (vq_model *model, vq_engine *engine)
+{
+  const vq_graph *graph = model->graph;
+  double *ms = g_new0 (double, graph->n_nodes);
+  vq_vk_engine *vk = vq__engine_backend_state (engine);
+
+  if (vq__vk_engine_node_times (vk, ms)) {
+    printf ("\n%-4s %-10s %-44s %9s %9s\n", "node", "op", "name", "ms", "GFLOP/s");
+    for (uint32_t t = 0; t < graph->n_nodes; t++) {
+      int64_t macs = vq__vk_engine_node_macs (vk, t);
+      if (ms[t] <= 0.0 && macs == 0)
+        continue;
+      printf ("%-4u %-10s %-44.44s %9.3f", t, vq_op_name (graph->nodes[t].op),
+              graph->nodes[t].name, ms[t]);
+      if (macs > 0 && ms[t] > 0)
+        printf (" %9.2f", 2.0 * (double) macs / (ms[t] * 1e6));
+      printf ("\n");
+    }
+  }
+  g_free (ms);
+}
+
+static gboolean
+real_frame (const char *path, vq_media_reader **reader, vq_frame *frame, GError **error)
+{
+  vq_media_frame media;
+  *reader = vq_media_reader_open (path, error);
+  if (!*reader)
+    return FALSE;
+  /* vtest.avi's frame 200 has pedestrians; stills have one frame. A frame
+   * is valid only until the next call, so stop at the one wanted. */
+  int64_t declared = vq_media_reader_declared_frames (*reader);
+  int64_t wanted = declared > 1 ? MIN (200, declared - 1) : 0;
+  for (int64_t i = 0; i <= wanted; i++) {
+    int r = vq_media_reader_next (*reader, &media, error);
+    if (r < 0)
+      return FALSE;
+    if (r == 0) {
+      g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT, "%s: ends before frame %" G_GINT64_FORMAT,
+                   path, wanted);
+      return FALSE;
+    }
+  }
+  *frame = media.frame;
+  return TRUE;
+}
+
+int
+vq_cmd_bench (int argc, char **argv)
+{
+  bench_args args = {.iterations = 20};
+  GOptionEntry entries[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &args.model,
+     "Model (.vqm, or a TF.js model.json); default: the default model", "FILE"},
+    {"backend", 'b', 0, G_OPTION_ARG_STRING, &args.backend,
+     "Compute backend: auto, cpu or vulkan (default auto)", "NAME"},
+    {"device", 0, 0, G_OPTION_ARG_STRING, &args.device,
+     "Vulkan device index or name (default: the best one)", "DEVICE"},
+    {"iterations", 'n', 0, G_OPTION_ARG_INT, &args.iterations,
+     "Timed runs per frame (default 20)", "N"},
+    {"frame", 0, 0, G_OPTION_ARG_FILENAME, &args.frame,
+     "Real frame: an image, or a video's frame 200 (default: opencv-doc's vtest.avi)", "FILE"},
+    {"layers", 0, 0, G_OPTION_ARG_NONE, &args.layers,
+     "Vulkan: print the per-layer table from GPU timestamps", NULL},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &args.json, "Print one JSON object", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+  GOptionContext *context = g_option_context_new ("- time the per-frame path");
+  GError *error = NULL;
+  vq_model *model = NULL;
+  vq_engine *engine = NULL;
+  vq_media_reader *reader = NULL;
+  guint8 *pixels = NULL;
+  int status = 1;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    goto out;
+  vq_engine_options options;
+  vq_engine_options_init (&options);
+  options.device = args.device;
+  options.reuse_buffers = TRUE;
+  if (args.backend && !vq_backend_kind_parse (args.backend, &options.backend)) {
+    g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID,
+                 "--backend must be auto, cpu or vulkan, not \"%s\"", args.backend);
+    goto out;
+  }
+  if (args.iterations < 1) {
+    g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID, "--iterations must be at least 1");
+    goto out;
+  }
+  model = load_model (args.model, &error);
+  if (!model)
+    goto out;
+  gint64 t0 = g_get_monotonic_time ();
+  engine = vq_engine_new (model, &options, &error);
+  if (!engine)
+    goto out;
+  double start_ms = (double) (g_get_monotonic_time () - t0) / 1000.0;
+
+  vq_frame synthetic, real;
+  timing t_synthetic, t_real;
+  pixels = synthetic_frame (&synthetic);
+  const char *frame_path = args.frame ? args.frame
+                                      : "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+  if (!time_frame (model, engine, &synthetic, args.iterations, &t_synthetic, &error) ||
+      !real_frame (frame_path, &reader, &real, &error) ||
+      !time_frame (model, engine, &real, args.iterations, &t_real, &error))
+    goto out;
+
+  vq_model_stats stats;
+  vq_model_compute_stats (model, &stats);
+  double gflops = 2.0 * (double) stats.macs / (t_real.median * 1e6);
+  const char *backend = vq_engine_backend_name (engine);
+  if (args.json) {
+    printf ("{\"backend\": \"%s\", \"device\": \"%s\", \"model\": \"%s\", \"iterations\": %d, "
+            "\"start_ms\": %.1f, \"activation_bytes\": %zu, "
+            "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"fps\": %.2f, "
+            "\"gflops\": %.2f, \"synthetic\": {\"median_ms\": %.3f, \"p90_ms\": %.3f, "
+            "\"min_ms\": %.3f, \"detections\": %u}, \"real\": {\"median_ms\": %.3f, "
+            "\"p90_ms\": %.3f, \"min_ms\": %.3f, \"detections\": %u}}\n",
+            backend, vq_engine_device_name (engine), model->name ? model->name : "",
+            args.iterations, start_ms, vq__engine_activation_bytes (engine), t_real.median,
+            t_real.p90, t_real.min, 1000.0 / t_real.median, gflops, t_synthetic.median,
+            t_synthetic.p90, t_synthetic.min, t_synthetic.detections, t_real.median,
+            t_real.p90, t_real.min, t_real.detections);
+  } else {
+    printf ("backend %s, device %s\n", backend, vq_engine_device_name (engine));
+    printf ("engine start %.1f ms, activation memory %.2f MiB\n", start_ms,
+            (double) vq__engine_activation_bytes (engine) / (1024.0 * 1024.0));
+    printf ("%-10s %9s %9s %9s %8s %9s %5s\n", "frame", "median", "p90", "min", "fps",
+            "GFLOP/s", "dets");
+    printf ("%-10s %9.2f %9.2f %9.2f %8.2f %9.2f %5u\n", "synthetic", t_synthetic.median,
+            t_synthetic.p90, t_synthetic.min, 1000.0 / t_synthetic.median,
+            2.0 * (double) stats.macs / (t_synthetic.median * 1e6), t_synthetic.detections);
+    printf ("%-10s %9.2f %9.2f %9.2f %8.2f %9.2f %5u\n", "real", t_real.median, t_real.p90,
+            t_real.min, 1000.0 / t_real.median, gflops, t_real.detections);
+    printf ("(ms per frame: preprocess -> graph -> decode -> NMS, %d runs each)\n",
+            args.iterations);
+    if (args.layers && strcmp (backend, "vulkan") == 0)
+      print_layers (model, engine);
+  }
+  status = 0;
+
+out:
+  if (error) {
+    vq_tool_fail ("bench", error->message);
+    g_error_free (error);
+  }
+  if (reader)
+    vq_media_reader_close (reader);
+  g_free (pixels);
+  vq_engine_free (engine);
+  vq_model_free (model);
+  g_option_context_free (context);
+  g_free (args.model);
+  g_free (args.backend);
+  g_free (args.device);
+  g_free (args.frame);
+  return status;
+}
