@@ -1,10 +1,13 @@
 /* libFuzzer target: vq_model_load_from_bytes() on arbitrary bytes must
  * either fail with an error or return a model that is safe to use: the
  * statistics and the decoding of every conv's weights (which index blobs
- * with the file's own shapes and codes) run under ASan/UBSan here. */
+ * with the file's own shapes and codes) run under ASan/UBSan here, and the
+ * model must survive another write and read (the writer and the reader
+ * agree on everything the reader accepts). */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "format/vqm_private.h"
 #include "vqcore/model.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -31,6 +34,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     vq_conv_weights_to_f32 (graph, &graph->nodes[i], weights);
     g_free (weights);
   }
+  gsize again_size = 0;
+  guint8 *again = vq__vqm_serialize (model, &again_size);
+  vq_model *reloaded = vq_model_load_from_bytes (again, again_size, &error);
+  if (reloaded == NULL)
+    abort (); /* the writer produced a file the reader refuses */
+  vq_model_free (reloaded);
+  g_free (again);
   vq_model_free (model);
   return 0;
 }
