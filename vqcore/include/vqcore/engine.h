@@ -1,7 +1,7 @@
 /* vqcore/engine.h — runs a model's graph on a compute backend.
  *
  * Backends sit behind one small interface (a struct of function pointers,
- * see src/common/engine_private.h). The CPU engine is the reference every
+ * see src/cpu/backend.h). The CPU engine is the reference every
  * other backend is tested against.
  */
 #ifndef VQCORE_ENGINE_H

@@ -315,14 +315,17 @@ vq__conv_run (const vq__conv_plan *plan, vq__threadpool *pool, float *const *scr
 
   /* Small images give few column chunks; then split the output channels
    * too, into one row range per thread, so that every thread gets the same
-   * work. With fewer chunks than threads, the threads first pack each
+   * work (not needed when the equal chunks divide evenly among the threads).
+   * With fewer chunks than threads, the threads first pack each
    * chunk together and then multiply it together (shared mode); otherwise
    * each row range repeats its chunk's im2col, cheap next to its GEMM. */
   int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
   int64_t tasks = plan->groups * job.n_chunks;
   gboolean shared = threads > 1 && tasks < threads && !plan->direct;
-  if (threads > 1 && tasks < 4 * threads)
-    job.m_splits = MIN (m_panels, shared ? 2 * threads : threads);
+  if (shared)
+    job.m_splits = MIN (m_panels, 2 * threads);
+  else if (threads > 1 && tasks < 4 * threads && tasks % threads != 0)
+    job.m_splits = MIN (m_panels, threads);
 
   for (int64_t b = 0; b < plan->batch; b++) {
     job.input = input + b * plan->cin * plan->h * plan->w;
