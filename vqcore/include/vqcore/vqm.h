@@ -29,7 +29,10 @@
  *              things a reader may skip: new section kinds, new metadata
  *              keys, longer section-table entries, longer node parameter
  *              blocks whose extra fields default to the old behaviour when
- *              zero. Readers accept any minor version.
+ *              zero. Readers accept any minor version. New op or dtype
+ *              codes may also appear in a minor version; a reader that
+ *              meets one refuses that file with VQ_ERROR_UNSUPPORTED naming
+ *              it, and still reads every file that does not use it.
  *   12  u32    flags, 0 (reserved; readers ignore it)
  *   16  u64    file size in bytes (detects truncation and trailing junk)
  *   24  u64    section table offset (64 when written by vqcore)
