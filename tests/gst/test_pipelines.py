@@ -28,6 +28,7 @@ FRAMES = 20
 def element_chain(line):
     """Element names of a gst-launch line, properties and caps dropped."""
     names = []
+    line = line[line.index("gst-launch-1.0") + len("gst-launch-1.0"):]
     for part in line.split("!"):
         words = [w for w in part.split() if not w.startswith("-") and "=" not in w
                  and not w.startswith('"') and w != "gst-launch-1.0"]
@@ -38,11 +39,12 @@ def element_chain(line):
 
 def decode_frames(path, count=0):
     """The first `count` (0: all) frames of a video as (width, height,
-    packed RGB bytes) tuples."""
+    I420 bytes) tuples: the Y plane comes first, and comparing it needs no
+    colour conversion (which may differ between the AVI and the MP4)."""
     limit = f"identity eos-after={count} ! " if count else ""
     pipeline = Gst.parse_launch(
         f'filesrc location="{path}" ! decodebin ! {limit}videoconvert ! '
-        "video/x-raw,format=RGB ! appsink name=sink sync=false")
+        "video/x-raw,format=I420 ! appsink name=sink sync=false")
     sink = pipeline.get_by_name("sink")
     pipeline.set_state(Gst.State.PLAYING)
     frames = []
@@ -99,22 +101,25 @@ class LaunchPipeline(unittest.TestCase):
             cmd = ["gst-launch-1.0", "-e", "-m", "filesrc", f"location={VTEST}", "!",
                    "decodebin", "!", "identity", f"eos-after={FRAMES}", "!", "videoconvert", "!",
                    "vqdetect", "!", "vqoverlay", "thickness=4", "show-labels=false", "!",
-                   "videoconvert", "!", "x264enc", "speed-preset=ultrafast", "qp-max=20", "!",
+                   "videoconvert", "!", "x264enc", "speed-preset=ultrafast", "pass=quant", "quantizer=8", "!",
                    "mp4mux", "!", "filesink", f"location={out}"]
             run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
             messages = messages_of(run.stdout)
             self.assertEqual(len(messages), FRAMES)
             self.assertEqual([m.get_value("frame-number") for m in messages], list(range(FRAMES)))
-            people = [d for d in messages[-1].get_value("detections")
+            # Not the last frame: avdec may recycle the memory of the frame
+            # it decoded when identity answers EOS.
+            k = FRAMES // 2
+            people = [d for d in messages[k].get_value("detections")
                       if d.get_value("label") == "person" and d.get_value("confidence") > 0.5]
             self.assertGreaterEqual(len(people), 2)
 
             drawn = decode_frames(out)
             self.assertEqual(len(drawn), FRAMES)
             original = decode_frames(VTEST, FRAMES)
-            w, h, after = drawn[-1]
-            _, _, before = original[-1]
+            w, h, after = drawn[k]
+            _, _, before = original[k]
             # Along the drawn outline the picture changed a lot; inside the
             # boxes (away from the outline) only by compression noise.
             edge, inner = [], []
@@ -125,14 +130,18 @@ class LaunchPipeline(unittest.TestCase):
                     edge.append(pixel_diff(before, after, w, x + 1, yy))
                     inner.append(pixel_diff(before, after, w, x + bw // 2, yy))
             self.assertGreater(sum(edge) / len(edge), 60, "no outline where the boxes are")
-            self.assertLess(sum(inner) / len(inner), 25, "picture changed inside the boxes")
+            self.assertLess(sum(inner) / len(inner), 12, "picture changed inside the boxes")
 
 
 def pixel_diff(a, b, width, x, y):
-    """Sum of absolute RGB differences at (x, y) of two packed RGB frames.
-    GStreamer pads RGB rows to 4 bytes; 768 * 3 needs no padding."""
-    i = (y * width + x) * 3
-    return sum(abs(a[i + c] - b[i + c]) for c in range(3))
+    """Sum of the absolute Y, U and V differences at (x, y) of two I420
+    frames (768x576: no row padding). Chroma matters: a box's colour may
+    have about the luma of the picture under it."""
+    height = len(a) * 2 // 3 // width
+    luma = y * width + x
+    u = width * height + (y // 2) * (width // 2) + x // 2
+    v = u + (width // 2) * (height // 2)
+    return sum(abs(a[i] - b[i]) for i in (luma, u, v))
 
 
 class PythonExample(unittest.TestCase):
