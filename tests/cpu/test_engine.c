@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 
 #include "cpu/backend.h"
+#include "cpu/memplan.h"
+#include "cpu/threadpool.h"
 #include "cpu_test.h"
 #include "vqcore/error.h"
 
@@ -342,6 +344,111 @@ test_out_of_memory (void)
   cpu_test_model_free (model);
 }
 
+/* parallel_for visits every index exactly once, in ranges of at most
+ * `grain`, for any thread count, and reports valid thread indices. */
+typedef struct {
+  gint *visits;
+  gint64 grain;
+  int threads;
+  gint bad;
+} visit_job;
+
+static void
+visit_range (void *context, int64_t begin, int64_t end, int thread_index)
+{
+  visit_job *job = context;
+  if (end - begin > job->grain || thread_index < 0 || thread_index >= job->threads)
+    g_atomic_int_inc (&job->bad);
+  for (int64_t i = begin; i < end; i++)
+    g_atomic_int_inc (&job->visits[i]);
+}
+
+static void
+test_threadpool (void)
+{
+  for (int threads = 1; threads <= 4; threads++) {
+    GError *error = NULL;
+    vq__threadpool *pool = vq__threadpool_new (threads, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (vq__threadpool_size (pool), ==, threads);
+    const int64_t sizes[] = { 0, 1, 7, 64, 1000, 4099 };
+    const int64_t grains[] = { 0, 1, 3, 100, 5000 };
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+      for (guint g = 0; g < G_N_ELEMENTS (grains); g++)
+        for (int repeat = 0; repeat < 3; repeat++) {
+          int64_t n = sizes[s];
+          visit_job job = { g_new0 (gint, MAX (n, 1)), 0, threads, 0 };
+          job.grain = grains[g] > 0 ? grains[g] : (n + threads - 1) / threads;
+          job.grain = MAX (job.grain, 1);
+          vq__threadpool_parallel_for (pool, n, grains[g], visit_range, &job);
+          g_assert_cmpint (job.bad, ==, 0);
+          for (int64_t i = 0; i < n; i++)
+            g_assert_cmpint (job.visits[i], ==, 1);
+          g_free (job.visits);
+        }
+    vq__threadpool_free (pool);
+  }
+}
+
+/* With reuse, two values whose lifetimes overlap never share memory, and
+ * the arena is no larger than the kept layout. Lifetimes are recomputed
+ * here from the node order. */
+static void
+test_memplan (void)
+{
+  GRand *rand = g_rand_new_with_seed (22);
+  small_net net = build_small_net (rand);
+  const vq_graph *graph = net.graph;
+  uint32_t nv = graph->n_values;
+  size_t *offsets = g_new (size_t, nv), *kept_offsets = g_new (size_t, nv);
+  gboolean *kept = g_new (gboolean, nv), *kept_all = g_new (gboolean, nv);
+  size_t reuse_total = vq__memplan (graph, TRUE, offsets, kept);
+  size_t kept_total = vq__memplan (graph, FALSE, kept_offsets, kept_all);
+  g_assert_cmpuint (reuse_total, <, kept_total);
+
+  int64_t *first = g_new (int64_t, nv), *last = g_new (int64_t, nv);
+  for (uint32_t v = 0; v < nv; v++) {
+    first[v] = -1;
+    last[v] = -1;
+    g_assert_true (kept_all[v]);
+    g_assert_cmpuint (kept_offsets[v] % 16, ==, 0);
+    g_assert_cmpuint (offsets[v] % 16, ==, 0);
+  }
+  for (uint32_t i = 0; i < graph->n_nodes; i++) {
+    for (uint32_t k = 0; k < graph->nodes[i].n_outputs; k++)
+      first[graph->nodes[i].outputs[k]] = last[graph->nodes[i].outputs[k]] = i;
+    for (uint32_t k = 0; k < graph->nodes[i].n_inputs; k++)
+      last[graph->nodes[i].inputs[k]] = i;
+  }
+  for (uint32_t k = 0; k < graph->n_outputs; k++)
+    last[graph->outputs[k]] = graph->n_nodes;
+  last[graph->inputs[0]] = graph->n_nodes;
+  for (uint32_t v = 0; v < nv; v++)
+    g_assert_cmpint (kept[v], ==, last[v] == (int64_t) graph->n_nodes);
+
+  int overlapping_pairs = 0;
+  for (uint32_t a = 0; a < nv; a++)
+    for (uint32_t b = a + 1; b < nv; b++) {
+      size_t size_a = vq_shape_numel (&graph->values[a].shape);
+      size_t size_b = vq_shape_numel (&graph->values[b].shape);
+      g_assert_cmpuint (offsets[a] + size_a, <=, reuse_total);
+      gboolean live_together = first[a] <= last[b] && first[b] <= last[a];
+      gboolean share = offsets[a] < offsets[b] + size_b && offsets[b] < offsets[a] + size_a;
+      overlapping_pairs += live_together;
+      if (live_together && share)
+        g_error ("values %u and %u are live together but share memory", a, b);
+    }
+  g_assert_cmpint (overlapping_pairs, >, 0);
+  g_free (offsets);
+  g_free (kept_offsets);
+  g_free (kept);
+  g_free (kept_all);
+  g_free (first);
+  g_free (last);
+  vq_graph_free (net.graph);
+  g_rand_free (rand);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -350,5 +457,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cpu/engine/small-net", test_small_net);
   g_test_add_func ("/cpu/engine/errors", test_errors);
   g_test_add_func ("/cpu/engine/out-of-memory", test_out_of_memory);
+  g_test_add_func ("/cpu/engine/threadpool", test_threadpool);
+  g_test_add_func ("/cpu/engine/memplan", test_memplan);
   return g_test_run ();
 }

@@ -1,8 +1,9 @@
 /* 2-D convolution on the CPU: im2col + GEMM (gemm.h) for ordinary convs,
- * with the im2col step skipped for 1x1 stride-1 unpadded convs (where the
- * input already is the B matrix), and a direct loop for depthwise-like convs
- * (few output channels per group) where a GEMM tile would be mostly empty.
- * Bias and activation are applied as each output tile is finished. */
+ * the im2col written straight into the GEMM's packed layout; for 1x1
+ * stride-1 unpadded convs im2col is the identity and the input rows are
+ * packed as they are. Depthwise-like convs (few output channels per group,
+ * where a GEMM tile would be mostly empty) run a direct loop. Bias and
+ * activation are applied as each output tile is finished. */
 #ifndef VQ_CPU_CONV_H
 #define VQ_CPU_CONV_H
 

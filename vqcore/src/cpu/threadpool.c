@@ -141,9 +141,10 @@ vq__threadpool_parallel_for (vq__threadpool *pool, int64_t n, int64_t grain,
     return;
   if (grain <= 0)
     grain = (n + pool->size - 1) / pool->size;
-  /* Not worth waking anyone for a single chunk. */
+  /* Not worth waking anyone for a single chunk, nor with no one to wake. */
   if (pool->size == 1 || grain >= n) {
-    func (context, 0, n, 0);
+    for (int64_t begin = 0; begin < n; begin += grain)
+      func (context, begin, MIN (begin + grain, n), 0);
     return;
   }
 
