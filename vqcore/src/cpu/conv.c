@@ -128,7 +128,7 @@ vq__conv_scratch_floats (const vq__conv_plan *plan)
  * kk = (ci, ky, kx) of a panel is a run of consecutive output pixels: each
  * piece between an output-row and a panel boundary is a strided copy of
  * one input row, with zeros where the kernel hangs over the padding. */
-static void
+VQ_CLONES static void
 im2col_packed (const vq__conv_plan *plan, const float *input, int64_t g, int64_t n0,
                int64_t nc, float *packed)
 {

@@ -12,14 +12,6 @@
  * micro-kernel walks down the MR-row panels of A. */
 #define KC 128
 
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define VQ_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef VQ_CLONES
-#define VQ_CLONES
-#endif
 
 size_t
 vq__gemm_packed_a_floats (int64_t m, int64_t k)

@@ -22,6 +22,17 @@
 #define VQ_GEMM_MR 8
 #define VQ_GEMM_NR 32
 
+/* Compiles a hot function for AVX-512, AVX2 and baseline x86-64, picked at
+ * load time (GNU ifunc), so the library needs no -march flag. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VQ_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef VQ_CLONES
+#define VQ_CLONES
+#endif
+
 /* A: ceil(m / MR) panels of k x MR floats (element (i, kk) of a panel at
  * kk * MR + i), rows past m zero. */
 size_t vq__gemm_packed_a_floats (int64_t m, int64_t k);
