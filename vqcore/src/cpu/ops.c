@@ -109,8 +109,10 @@ vq__op_concat (const vq__op_context *ctx, const vq_node *node)
   for (uint32_t k = 0; k < node->n_inputs; k++) {
     const float *in = ctx->values[node->inputs[k]];
     int64_t block = ctx->graph->values[node->inputs[k]].shape.dims[axis] * inner;
-    for (int64_t o = 0; o < outer; o++)
-      memcpy (out + o * out_block + offset, in + o * block, (size_t) block * sizeof (float));
+    /* An input the memory plan put in its place is there already. */
+    if (in != out + offset)
+      for (int64_t o = 0; o < outer; o++)
+        memcpy (out + o * out_block + offset, in + o * block, (size_t) block * sizeof (float));
     offset += block;
   }
 }
