@@ -3,7 +3,7 @@
 # vtest.avi), draws the boxes and writes an H.264 MP4, then prints where the
 # file is and how fast it ran.
 #
-#   pipelines/demo.sh [INPUT] [OUTPUT.mp4]
+#   pipelines/demo.sh [INPUT] [OUTPUT.mp4]   (default output: $VQ_BUILD_DIR/vtest-detected.mp4)
 #
 # Expects a build in $VQ_BUILD_DIR (default ./build) and the default model
 # in ~/.cache/vqdetect (pipelines/setup.sh does both). Extra vqdetect
@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 input="${1:-$vtest}"
-output="$(realpath -m "${2:-vtest-detected.mp4}")"
+output="$(realpath -m "${2:-$build_dir/vtest-detected.mp4}")"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Word splitting of the extra properties is intended.
