@@ -15,8 +15,9 @@
 #define CHUNK_MAX 512
 #define CHUNK_MAX_FLOATS (4 * 1024 * 1024)
 
-/* Below this many output channels per group a GEMM tile (VQ_GEMM_MR rows)
- * would be mostly padding, so depthwise-like convs run a direct loop. */
+/* Grouped convs with this few output channels per group (depthwise ones)
+ * would fill a GEMM tile (VQ_GEMM_MR rows) mostly with padding, so they run
+ * a direct loop. */
 #define DIRECT_MAX_COUT_PER_GROUP 3
 
 static float *
@@ -61,7 +62,7 @@ vq__conv_prepare (vq__conv_plan *plan, const vq_graph *graph, const vq_node *nod
   plan->alpha = node->act_alpha;
   plan->identity = plan->kh == 1 && plan->kw == 1 && plan->sh == 1 && plan->sw == 1 &&
                    plan->pt == 0 && plan->pl == 0 && plan->oh == plan->h && plan->ow == plan->w;
-  plan->direct = plan->cout_g <= DIRECT_MAX_COUT_PER_GROUP;
+  plan->direct = plan->groups > 1 && plan->cout_g <= DIRECT_MAX_COUT_PER_GROUP;
 
   /* As few chunks as the limits allow, of equal width (whole panels), so
    * that the tasks are alike. */
@@ -272,7 +273,9 @@ gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
   }
 }
 
-/* One output row of one channel, summed in (ci, ky, kx) order. */
+/* One output row of one channel, summed in (ci, ky, kx) order: each tap
+ * adds its weight times a (strided) input row segment to the whole output
+ * row, a loop that vectorizes. */
 static void
 direct_task (void *context, int64_t begin, int64_t end, int thread_index)
 {
@@ -284,22 +287,32 @@ direct_task (void *context, int64_t begin, int64_t end, int thread_index)
     int64_t g = o / plan->cout_g;
     const float *weights = plan->weights + o * plan->k;
     float *out = job->output + (o * plan->oh + oy) * plan->ow;
-    for (int64_t ox = 0; ox < plan->ow; ox++) {
-      float sum = 0.0f;
-      int64_t kk = 0;
-      for (int64_t ci = 0; ci < plan->cin_g; ci++) {
-        const float *channel = job->input + (g * plan->cin_g + ci) * plan->h * plan->w;
-        for (int64_t ky = 0; ky < plan->kh; ky++) {
-          int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
-          for (int64_t kx = 0; kx < plan->kw; kx++, kk++) {
-            int64_t ix = ox * plan->sw - plan->pl + kx * plan->dw;
-            if (iy >= 0 && iy < plan->h && ix >= 0 && ix < plan->w)
-              sum += weights[kk] * channel[iy * plan->w + ix];
-          }
+    for (int64_t ox = 0; ox < plan->ow; ox++)
+      out[ox] = 0.0f;
+    int64_t kk = 0;
+    for (int64_t ci = 0; ci < plan->cin_g; ci++) {
+      const float *channel = job->input + (g * plan->cin_g + ci) * plan->h * plan->w;
+      for (int64_t ky = 0; ky < plan->kh; ky++) {
+        int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
+        if (iy < 0 || iy >= plan->h) {
+          kk += plan->kw;
+          continue;
+        }
+        for (int64_t kx = 0; kx < plan->kw; kx++, kk++) {
+          int64_t ix_base = kx * plan->dw - plan->pl;
+          int64_t lo = ix_base >= 0 ? 0 : (-ix_base + plan->sw - 1) / plan->sw;
+          int64_t hi = plan->w - 1 - ix_base < 0 ? 0 : (plan->w - 1 - ix_base) / plan->sw + 1;
+          lo = MIN (lo, plan->ow);
+          hi = CLAMP (hi, lo, plan->ow);
+          const float *src = channel + iy * plan->w + ix_base;
+          float weight = weights[kk];
+          for (int64_t ox = lo; ox < hi; ox++)
+            out[ox] += weight * src[ox * plan->sw];
         }
       }
-      out[ox] = sum + plan->bias[o];
     }
+    for (int64_t ox = 0; ox < plan->ow; ox++)
+      out[ox] += plan->bias[o];
     vq__activation_row (out, plan->ow, plan->act, plan->alpha);
   }
 }
