@@ -328,6 +328,38 @@ test_constant_folding (fixture *f, gconstpointer data)
   tfjs_builder_free (b);
 }
 
+/* x * sigmoid(x) after a conv becomes one conv with a fused SiLU. */
+static void
+test_silu (fixture *f, gconstpointer data)
+{
+  tfjs_builder *b = tfjs_builder_new ();
+  const int in_dims[4] = { 1, 5, 5, 3 };
+  add_placeholder (b, "x", in_dims);
+  add_random_f32 (b, "w", 4, (int[]) { 3, 3, 3, 4 }, 31);
+  add_random_f32 (b, "bias", 1, (int[]) { 4 }, 32);
+  char *conv = g_strdup_printf ("%s\"strides\": {\"list\": {\"i\": [\"1\", \"1\", \"1\", \"1\"]}}, "
+                                "\"padding\": {\"s\": \"%s\"}", NO_DILATION, f->b64_same);
+  tfjs_add_node (b, "conv", "Conv2D", "\"x\", \"w\"", conv);
+  tfjs_add_node (b, "biased", "BiasAdd", "\"conv\", \"bias\"", "");
+  tfjs_add_node (b, "sig", "Sigmoid", "\"biased\"", "");
+  tfjs_add_node (b, "swish", "Mul", "\"sig\", \"biased\"", "");
+  const char *outputs[] = { "swish:0", NULL };
+  char *json = tfjs_builder_write (b, f->dir, "x", outputs);
+  GError *error = NULL;
+  vq_graph *graph = vq_tfjs_import_graph (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (tfjs_count_op (graph, VQ_OP_CONV2D), ==, 1);
+  g_assert_cmpuint (tfjs_count_op (graph, VQ_OP_ACTIVATION), ==, 0);
+  g_assert_cmpint (find_node (graph, VQ_OP_CONV2D, 0)->act, ==, VQ_ACT_SILU);
+  /* input, conv output, transposed output: nothing left over. */
+  g_assert_cmpuint (graph->n_values, ==, 3);
+  compare_with_tfjs (json, graph, in_dims, TRUE);
+  vq_graph_free (graph);
+  g_free (json);
+  g_free (conv);
+  tfjs_builder_free (b);
+}
+
 static char *
 import_error (const char *json, gint *code)
 {
@@ -473,6 +505,7 @@ main (int argc, char **argv)
   ADD ("/tfjs/small/same-relu6-depthwise", test_same_relu6_depthwise);
   ADD ("/tfjs/small/fused-explicit-avgpool-resize", test_fused_explicit_avgpool_resize);
   ADD ("/tfjs/small/constant-folding", test_constant_folding);
+  ADD ("/tfjs/small/silu", test_silu);
   ADD ("/tfjs/small/unsupported-op", test_unsupported_op);
   ADD ("/tfjs/small/pad-not-foldable", test_pad_not_foldable);
   ADD ("/tfjs/small/truncated-bin", test_truncated_bin);

@@ -451,6 +451,8 @@ import_model (const vq__tfjs_model *model, GError **error)
                    model->path, node->name);
   }
   ok = ok && bind_outputs (&ctx, keys, error);
+  if (ok)
+    vq__tfjs_optimize (ctx.graph);
 
   if (order)
     g_array_unref (order);

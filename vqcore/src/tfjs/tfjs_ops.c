@@ -133,8 +133,35 @@ op_pad (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, guin
   return TRUE;
 }
 
+/* x * sigmoid(x) is SiLU: when `s` is a standalone sigmoid of x's value,
+ * emits a SiLU activation of x instead (the sigmoid, then unread, is
+ * removed and the SiLU fused into x's conv by tfjs_optimize.c). */
+static gboolean
+emit_silu (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, const vq__tfjs_tensor *x,
+           const vq__tfjs_tensor *s)
+{
+  int32_t producer = g_array_index (ctx->values, vq__tfjs_value_info, s->value).producer;
+  if (producer < 0 || x->padded || s->padded || x->rank != s->rank
+      || !vq__tfjs_perm_is (x->perm, x->rank, s->perm))
+    return FALSE;
+  const vq_node *sig = &ctx->graph->nodes[producer];
+  if (sig->op != VQ_OP_ACTIVATION || sig->act != VQ_ACT_SIGMOID || sig->inputs[0] != x->value)
+    return FALSE;
+  vq_node a;
+  vq_node_init (&a, VQ_OP_ACTIVATION, node->name);
+  a.act = VQ_ACT_SILU;
+  a.n_inputs = 1;
+  a.inputs[0] = x->value;
+  vq__tfjs_tensor t = derived (x, x->rank, x->dims);
+  a.n_outputs = 1;
+  a.outputs[0] = vq__tfjs_new_value (ctx, node->name, &t);
+  vq__tfjs_emit (ctx, &a);
+  vq__tfjs_set_output (ctx, node, 0, &t);
+  return TRUE;
+}
+
 /* Elementwise ops: a constant operand goes into the producing conv, two
- * activations of one shape make an IR add. */
+ * activations of one shape make an IR add (or SiLU, see emit_silu). */
 static gboolean
 op_binary (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, guint n_in,
            GError **error)
@@ -154,6 +181,8 @@ op_binary (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor **in, g
   }
   if (!need_act (node, in[0], error) || !need_act (node, in[1], error))
     return FALSE;
+  if (is_mul && (emit_silu (ctx, node, in[0], in[1]) || emit_silu (ctx, node, in[1], in[0])))
+    return TRUE;
   if (operation != '+') {
     vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED,
                    "only addition of two activations is supported");

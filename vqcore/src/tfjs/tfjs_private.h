@@ -216,6 +216,10 @@ gboolean vq__tfjs_fold_channel_constant (vq__tfjs_ctx *ctx, const vq__tfjs_node 
 gboolean vq__tfjs_fuse_activation (vq__tfjs_ctx *ctx, vq__tfjs_tensor *x,
                                    vq_activation act, float alpha);
 
+/* Clean-up after import (tfjs_optimize.c): dead nodes, late activation
+ * fusion, unused values. */
+void vq__tfjs_optimize (vq_graph *graph);
+
 /* Error helpers: every message names the node and its op. */
 void vq__tfjs_fail (GError **error, const vq__tfjs_node *node, gint code,
                     const char *format, ...) G_GNUC_PRINTF (4, 5);
