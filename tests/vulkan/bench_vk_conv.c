@@ -3,11 +3,17 @@
  * d=8 K=16), and the VQ/dense time ratio per shape. Not a test:
  *
  *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|direct]
+ *                                         [--only SUBSTRING] [--cpu-time]
+ *
+ * --cpu-time divides by the CPU time of all the process's threads instead of
+ * wall-clock time: on a loaded machine that still compares shader variants
+ * fairly (multiply by the number of cores for an idle-machine estimate).
  *
  * Each measurement submits one command buffer holding `reps` dispatches of
  * the conv (separated by barriers) and reports the median over --runs. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "vk_test.h"
 
@@ -25,6 +31,19 @@ static const shape shapes[] = {
   {"head 1x1 128->124 @52", 128, 52, 52, 124, 1, 1},
   {"stem 3x3/2 3->32 @416", 3, 416, 416, 32, 3, 2},
 };
+
+/* Seconds of CPU time used by all threads of this process (lavapipe's
+ * workers included): robust against other load on a shared machine, where
+ * wall-clock time is not. */
+static double
+process_cpu_seconds (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+static gboolean opt_cpu_time = FALSE;
 
 static int
 compare (const void *a, const void *b)
@@ -91,9 +110,11 @@ time_conv (vq_vk_context *ctx, const vq_graph *graph, vq_vk_conv_path path, int 
   double *times = g_new (double, runs);
   for (int r = 0; r < runs; r++) {
     t0 = g_get_monotonic_time ();
+    double c0 = process_cpu_seconds ();
     if (!vq__vk_command_run (ctx, cmd, &error))
       g_error ("%s", error->message);
-    times[r] = (double) (g_get_monotonic_time () - t0) * 1e-6 / reps;
+    times[r] = opt_cpu_time ? (process_cpu_seconds () - c0) / reps
+                            : (double) (g_get_monotonic_time () - t0) * 1e-6 / reps;
   }
   qsort (times, runs, sizeof *times, compare);
   double median = times[runs / 2];
@@ -121,17 +142,20 @@ main (int argc, char **argv)
       runs = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--path") && i + 1 < argc)
       path = !strcmp (argv[++i], "direct") ? VQ_VK_CONV_DIRECT : VQ_VK_CONV_GEMM;
+    else if (!strcmp (argv[i], "--cpu-time"))
+      opt_cpu_time = TRUE;
     else if (!strcmp (argv[i], "--only") && i + 1 < argc)
       only = argv[++i];
     else {
-      fprintf (stderr, "usage: %s [--runs N] [--path gemm|direct] [--only SUBSTRING]\n",
+      fprintf (stderr, "usage: %s [--runs N] [--path gemm|direct] [--only SUBSTRING] [--cpu-time]\n",
                argv[0]);
       return 2;
     }
   }
   runs = MAX (runs, 1);
   vq_vk_context *ctx = vq_vk_test_context ();
-  printf ("device: %s, median of %d runs\n", ctx->properties.deviceName, runs);
+  printf ("device: %s, median of %d runs, %s\n", ctx->properties.deviceName, runs,
+          opt_cpu_time ? "GFLOP per CPU-second (all threads)" : "wall-clock GFLOP/s");
   printf ("%-26s %9s %9s %9s %9s %7s %7s\n", "shape (GFLOP/s)", "fp32", "fp16", "vq8 d4",
           "vq4 d8", "vq8/32", "vq4/32");
   for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++) {
