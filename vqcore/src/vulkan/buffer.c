@@ -46,6 +46,17 @@ buffer_init (vq_vk_context *ctx, vq_vk_buffer *buffer, VkDeviceSize size,
     vq__vk_buffer_clear (ctx, buffer);
     return FALSE;
   }
+  /* Asking for more than the heap holds is invalid usage, not an error the
+   * driver must report: refuse it here with a clear message. */
+  VkDeviceSize heap = ctx->memory.memoryHeaps[ctx->memory.memoryTypes[type].heapIndex].size;
+  if (req.size > heap) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_BACKEND,
+                 "Vulkan: out of device memory: a buffer needs %" G_GUINT64_FORMAT
+                 " bytes, the device's memory heap has %" G_GUINT64_FORMAT,
+                 (guint64) req.size, (guint64) heap);
+    vq__vk_buffer_clear (ctx, buffer);
+    return FALSE;
+  }
   VkMemoryAllocateInfo alloc = {
     .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
     .allocationSize = req.size,
