@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/half.h"
+#include "cpu/gemm.h"
 #include "cpu_test.h"
 #include "vqcore/engine.h"
 
@@ -227,6 +228,27 @@ check_case (const conv_case *c, GRand *rand, gboolean check_threads)
   cpu_test_assert_close (what, got, want, magnitude, n, 1e-5);
 
   if (check_threads) {
+    /* Every GEMM variant this machine runs is close to the reference, and
+     * the FMA ones agree bit for bit. */
+    const char *const variants[] = { "generic", "avx2+fma", "avx512+fma" };
+    float *fused = NULL;
+    for (guint v = 0; v < G_N_ELEMENTS (variants); v++) {
+      if (!vq__gemm_force_variant (variants[v]))
+        continue;
+      float *other = cpu_test_run (model, 2, data, 0);
+      char *label = g_strdup_printf ("%s [%s]", what, variants[v]);
+      cpu_test_assert_close (label, other, want, magnitude, n, 1e-5);
+      g_free (label);
+      if (v > 0 && fused != NULL)
+        g_assert_cmpmem (other, n * sizeof (float), fused, n * sizeof (float));
+      if (v > 0 && fused == NULL)
+        fused = other;
+      else
+        g_free (other);
+    }
+    g_free (fused);
+    vq__gemm_force_variant (NULL);
+
     /* Bit-identical for any thread count. */
     for (int threads = 1; threads <= 3; threads += 2) {
       float *again = cpu_test_run (model, threads, data, 0);

@@ -1,10 +1,18 @@
 /* Cache-blocked, register-blocked GEMM (see gemm.h). The micro-kernel is
- * plain C with fixed-size loops that gcc vectorizes at -O3; target_clones
- * builds it for AVX-512, AVX2 and baseline x86-64 so that the library does
- * not need -march=native yet uses the wide registers where they exist. */
+ * plain C with fixed-size loops that gcc vectorizes at -O3; it is built for
+ * AVX-512, AVX2 and baseline x86-64 (chosen at run time) so that the
+ * library does not need -march=native yet uses the wide registers and FMA
+ * where they exist. */
 #include "gemm.h"
 
+#include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VQ_X86_DISPATCH 1
+#else
+#define VQ_X86_DISPATCH 0
+#endif
 
 #define MR VQ_GEMM_MR
 #define NR VQ_GEMM_NR
@@ -84,9 +92,10 @@ vq__activation_row (float *x, int64_t n, vq_activation act, float alpha)
  * the partial sums already in c, so the k order stays sequential. On the
  * last K block (`epilogue` set) the bias and the cheap activations are
  * applied in registers before the tile is stored. */
-static inline void
+static inline __attribute__ ((always_inline)) void
 micro_kernel (int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
-              int64_t ldc, int first, const vq__gemm_epilogue *epilogue, const float *bias)
+              int64_t ldc, int first, const vq__gemm_epilogue *epilogue, const float *bias,
+              const int fused)
 {
   float acc[MR][NR];
   if (first) {
@@ -101,8 +110,12 @@ micro_kernel (int64_t kc, const float *restrict a, const float *restrict b, floa
   for (int64_t kk = 0; kk < kc; kk++) {
     for (int i = 0; i < MR; i++) {
       float ai = a[kk * MR + i];
-      for (int j = 0; j < NR; j++)
-        acc[i][j] += ai * b[kk * NR + j];
+      if (fused)
+        for (int j = 0; j < NR; j++)
+          acc[i][j] = fmaf (ai, b[kk * NR + j], acc[i][j]);
+      else
+        for (int j = 0; j < NR; j++)
+          acc[i][j] += ai * b[kk * NR + j];
     }
   }
   if (epilogue != NULL) {
@@ -135,10 +148,10 @@ act_in_kernel (vq_activation act)
   return act == VQ_ACT_NONE || act == VQ_ACT_RELU || act == VQ_ACT_LEAKY_RELU;
 }
 
-VQ_CLONES static void
+static inline __attribute__ ((always_inline)) void
 gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
               const float *packed_b, int64_t n, float *c, int64_t ldc,
-              const vq__gemm_epilogue *epilogue)
+              const vq__gemm_epilogue *epilogue, const int fused)
 {
   float edge[MR * NR]; /* partial tiles at the right and bottom borders */
   float edge_bias[MR];
@@ -169,12 +182,12 @@ gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
         }
         const vq__gemm_epilogue *ep = last ? epilogue : NULL;
         if (width == NR && height == MR) {
-          micro_kernel (kc, a, b, tile, ldc, first, ep, bias);
+          micro_kernel (kc, a, b, tile, ldc, first, ep, bias, fused);
         } else {
           if (!first)
             for (int64_t i = 0; i < height; i++)
               memcpy (edge + i * NR, tile + i * ldc, (size_t) width * sizeof (float));
-          micro_kernel (kc, a, b, edge, NR, first, ep, bias);
+          micro_kernel (kc, a, b, edge, NR, first, ep, bias, fused);
           for (int64_t i = 0; i < height; i++)
             memcpy (tile + i * ldc, edge + i * NR, (size_t) width * sizeof (float));
         }
@@ -184,6 +197,97 @@ gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
       }
     }
   }
+}
+
+/* The loop nest, compiled three times. With FMA (AVX-512 or AVX2 + FMA
+ * machines) every product is fused into its sum with fmaf, which rounds
+ * once and is therefore bit-identical on both; without, a product and a
+ * sum (-ffp-contract=off keeps the compiler from fusing them itself). On
+ * one machine the same variant always runs, whatever the thread count. */
+#define GEMM_ARGS                                                                           \
+  const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,              \
+      const float *packed_b, int64_t n, float *c, int64_t ldc,                              \
+      const vq__gemm_epilogue *epilogue
+#define GEMM_PASS packed_a, m, k, m_begin, m_end, packed_b, n, c, ldc, epilogue
+
+static void
+gemm_plain (GEMM_ARGS)
+{
+  gemm_blocked (GEMM_PASS, 0);
+}
+
+#if VQ_X86_DISPATCH
+__attribute__ ((target ("avx512f,fma"))) static void
+gemm_avx512 (GEMM_ARGS)
+{
+  gemm_blocked (GEMM_PASS, 1);
+}
+
+__attribute__ ((target ("avx2,fma"))) static void
+gemm_avx2 (GEMM_ARGS)
+{
+  gemm_blocked (GEMM_PASS, 1);
+}
+#endif
+
+typedef void (*gemm_func) (GEMM_ARGS);
+
+/* Set by tests to run another variant; read by the workers after the
+ * thread pool's lock has published it. */
+static gemm_func forced_gemm;
+
+static gemm_func
+choose_gemm (void)
+{
+  if (forced_gemm != NULL)
+    return forced_gemm;
+#if VQ_X86_DISPATCH
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("fma"))
+    return gemm_avx512;
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    return gemm_avx2;
+#endif
+  return gemm_plain;
+}
+
+const char *
+vq__gemm_variant (void)
+{
+  gemm_func chosen = choose_gemm ();
+#if VQ_X86_DISPATCH
+  if (chosen == gemm_avx512)
+    return "avx512+fma";
+  if (chosen == gemm_avx2)
+    return "avx2+fma";
+#endif
+  return chosen == gemm_plain ? "generic" : "?";
+}
+
+gboolean
+vq__gemm_force_variant (const char *name)
+{
+  if (name == NULL) {
+    forced_gemm = NULL;
+    return TRUE;
+  }
+  if (g_str_equal (name, "generic")) {
+    forced_gemm = gemm_plain;
+    return TRUE;
+  }
+#if VQ_X86_DISPATCH
+  __builtin_cpu_init ();
+  gboolean fma = __builtin_cpu_supports ("fma");
+  if (g_str_equal (name, "avx2+fma") && fma && __builtin_cpu_supports ("avx2")) {
+    forced_gemm = gemm_avx2;
+    return TRUE;
+  }
+  if (g_str_equal (name, "avx512+fma") && fma && __builtin_cpu_supports ("avx512f")) {
+    forced_gemm = gemm_avx512;
+    return TRUE;
+  }
+#endif
+  return FALSE;
 }
 
 void
@@ -203,5 +307,5 @@ vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
     }
     return;
   }
-  gemm_blocked (packed_a, m, k, m_begin, m_end, packed_b, n, c, ldc, epilogue);
+  choose_gemm () (packed_a, m, k, m_begin, m_end, packed_b, n, c, ldc, epilogue);
 }

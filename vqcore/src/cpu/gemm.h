@@ -13,12 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #include "vqcore/graph.h"
 
 /* Register tile: 8 rows x 32 columns is 16 AVX-512 (or 32 AVX2)
- * accumulators. Measured with gcc 12 -O3 on a Xeon with AVX-512: 111
- * GFLOP/s per core (AVX-512 clone), 60 (AVX2), 29 (SSE2); 6x16 made gcc's
- * vectorizer pick a slow strategy (3 GFLOP/s), so change with care. */
+ * accumulators. Measured with gcc 12 -O3 on a Xeon with AVX-512 without
+ * FMA: 111 GFLOP/s per core (AVX-512), 60 (AVX2), 29 (SSE2); FMA adds
+ * about 1.6x; 6x16 made gcc's vectorizer pick a slow strategy (3 GFLOP/s),
+ * so change with care. */
 #define VQ_GEMM_MR 8
 #define VQ_GEMM_NR 32
 
@@ -54,6 +57,15 @@ typedef struct {
 void vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
                    const float *packed_b, int64_t n, float *c, int64_t ldc,
                    const vq__gemm_epilogue *epilogue);
+
+/* The micro-kernel variant this machine runs: "avx512+fma", "avx2+fma" or
+ * "generic". Results are bit-identical between the two FMA variants. */
+const char *vq__gemm_variant (void);
+
+/* For tests: runs the named variant from now on (NULL: the machine's
+ * best again); FALSE when this machine cannot run it. Call it while no
+ * engine is running. */
+gboolean vq__gemm_force_variant (const char *name);
 
 /* Applies an activation in place; bit-identical to vq_activation_apply. */
 void vq__activation_row (float *x, int64_t n, vq_activation act, float alpha);
