@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "conv.h"
+#include "gemm.h"
 #include "memplan.h"
 #include "ops.h"
 #include "threadpool.h"
@@ -129,8 +130,8 @@ cpu_create (const vq_model *model, const vq_engine_options *options, GError **er
     engine->scratch[t] = engine->scratch_block + (size_t) t * engine->scratch_floats;
 
   char *cpu = cpu_model_name ();
-  engine->device_name = g_strdup_printf ("%s (%d thread%s)", cpu, threads,
-                                         threads == 1 ? "" : "s");
+  engine->device_name = g_strdup_printf ("%s (%d thread%s, %s)", cpu, threads,
+                                         threads == 1 ? "" : "s", vq__gemm_variant ());
   g_free (cpu);
   if (g_getenv ("VQ_CPU_PROFILE") != NULL)
     engine->node_us = g_new0 (gint64, graph->n_nodes);
