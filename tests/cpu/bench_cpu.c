@@ -3,9 +3,10 @@
  *
  *   bench_cpu [--threads N] [--runs N] [--reuse] [MODEL.vqm | model.json]
  *
- * Prints the median milliseconds per run (after one warm-up run), the
- * GFLOP/s that gives (2 * multiply-adds of the convs / time) and the
- * activation memory. Run it with `nice` on a shared machine. */
+ * Prints the median (and fastest) milliseconds per run after one warm-up
+ * run, the GFLOP/s the median gives (2 * multiply-adds of the convs /
+ * time), the median CPU time of all threads together and the activation
+ * memory. Run it with `nice` on a shared machine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +97,10 @@ time_model (const vq_model *model, const char *label)
     double flops = conv_flops (graph);
     /* CPU time summed over all threads: on a busy machine it shows what
      * the work costs when wall time includes waiting for a core. */
-    printf ("%-34s %9.2f ms  %7.2f GFLOP  %7.1f GFLOP/s  cpu %7.2f ms  activations %.1f MiB"
-            "  [%s]\n", label, median * 1e3, flops / 1e9, flops / median / 1e9,
-            cpu_seconds[opt_runs / 2] * 1e3, vq__engine_activation_bytes (engine) / 1048576.0,
-            vq_engine_device_name (engine));
+    printf ("%-34s %9.2f ms (min %.2f)  %7.2f GFLOP  %7.1f GFLOP/s  cpu %7.2f ms  "
+            "activations %.1f MiB  [%s]\n", label, median * 1e3, seconds[0] * 1e3, flops / 1e9,
+            flops / median / 1e9, cpu_seconds[opt_runs / 2] * 1e3,
+            vq__engine_activation_bytes (engine) / 1048576.0, vq_engine_device_name (engine));
   }
   g_free (seconds);
   g_free (cpu_seconds);
