@@ -3,9 +3,9 @@
  * lavapipe executes (shared/guide/vulkan.md): M = output pixels, N = output
  * channels, K = input channels x taps.
  *
- * An 8-lane cluster (one lavapipe subgroup) owns a tile of 32 pixels x 16
- * output channels; each lane keeps 4 pixels x 16 channels of accumulators in
- * registers. Activations come through a storage texel buffer (one RGBA
+ * An 8-lane cluster (one lavapipe subgroup) owns a tile of 8 * ROWS pixels x
+ * 16 output channels; each lane keeps ROWS pixels x 16 channels of
+ * accumulators in registers (ROWS is chosen per layer by the host). Activations come through a storage texel buffer (one RGBA
  * load = 4 input channels of one pixel). The weights of a 4-channel chunk
  * are fetched (dense) or decoded from the codebook (VQ) once per cluster:
  * lane l loads the rows of channels 2l and 2l+1, and the lanes exchange them
@@ -47,6 +47,7 @@ layout (constant_id = 21) const int VQ_D = 4;      /* VQ sub-vector length */
 layout (constant_id = 22) const int VQ_ROW = 1;    /* VQ: sub-vectors per row */
 layout (constant_id = 23) const bool HAS_SCALE = false;
 layout (constant_id = 24) const bool CLUSTER_IS_SUBGROUP = true;
+layout (constant_id = 25) const int ROWS = 4;      /* pixels per lane */
 
 const int KHKW = KH * KW;
 const int IN_HW = IN_H * IN_W;
@@ -71,14 +72,14 @@ void main ()
   uint cluster_base = CLUSTER_IS_SUBGROUP ? 0u : (gl_SubgroupInvocationID & ~7u);
   uint cluster = gl_SubgroupID * (gl_SubgroupSize >> 3) + (gl_SubgroupInvocationID >> 3);
   uint clusters_per_group = gl_WorkGroupSize.x >> 3;
-  int m0 = int ((gl_WorkGroupID.x * clusters_per_group + cluster) * 32u);
+  int m0 = int ((gl_WorkGroupID.x * clusters_per_group + cluster) * uint (8 * ROWS));
   int n0 = int (gl_WorkGroupID.y * 16u);
   int group = n0 / COUT_G;
 
   /* Input origin of each of this lane's 4 pixels; an out-of-range pixel gets
    * an origin that fails every bounds check, so it reads zeros. */
-  ivec2 origin[4];
-  for (int r = 0; r < 4; r++) {
+  ivec2 origin[ROWS];
+  for (int r = 0; r < ROWS; r++) {
     int m = m0 + r * 8 + int (lane);
     int oy = m / OUT_W;
     int ox = m - oy * OUT_W;
@@ -91,8 +92,8 @@ void main ()
   row[0] = uint (min (n0 + int (lane) * 2, COUT - 1));
   row[1] = uint (min (n0 + int (lane) * 2 + 1, COUT - 1));
 
-  vec4 acc[4][4];
-  for (int r = 0; r < 4; r++)
+  vec4 acc[ROWS][4];
+  for (int r = 0; r < ROWS; r++)
     for (int q = 0; q < 4; q++)
       acc[r][q] = vec4 (0.0);
 
@@ -110,8 +111,8 @@ void main ()
     for (int t = 0; t < KHKW; t++) {
       int ky = t / KW;
       int kx = t - ky * KW;
-      vec4 a[4];
-      for (int r = 0; r < 4; r++) {
+      vec4 a[ROWS];
+      for (int r = 0; r < ROWS; r++) {
         ivec2 p = origin[r] + ivec2 (kx * DW, ky * DH);
         bool inside = all (greaterThanEqual (p, ivec2 (0))) && p.x < IN_W && p.y < IN_H;
         int index = plane * IN_HW + p.y * IN_W + p.x;
@@ -126,7 +127,7 @@ void main ()
           vec4 w = vec4 (subgroupShuffle (own0, src_lane), subgroupShuffle (own1, src_lane),
                          subgroupShuffle (own0, src_lane + 1u),
                          subgroupShuffle (own1, src_lane + 1u));
-          for (int r = 0; r < 4; r++)
+          for (int r = 0; r < ROWS; r++)
             acc[r][q] = fma (vec4 (a[r][i]), w, acc[r][q]);
         }
       }
@@ -145,7 +146,7 @@ void main ()
         scale[k] = texelFetch (u_scale, nk).r;
     }
     bvec4 real = lessThan (ivec4 (n) + ivec4 (0, 1, 2, 3), ivec4 (COUT));
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < ROWS; r++) {
       int m = m0 + r * 8 + int (lane);
       if (m < OUT_HW) {
         vec4 v = vq_activate (acc[r][q] * scale + bias, ACT, ALPHA);
