@@ -7,11 +7,11 @@
 #include "gemm.h"
 #include "vqcore/error.h"
 
-/* Output columns per task. The GEMM walks the packed B chunk one K block
- * (128 rows) at a time, so only 128 x chunk floats need to stay in L2,
- * while every chunk streams all of A (the weights) once: wide chunks keep
- * that traffic low for the big-K layers of small feature maps. The whole
- * chunk (k x chunk floats) is per-thread scratch, hence the cap. */
+/* Output columns per task. Each chunk streams all of A (the weights) once,
+ * so wide chunks keep that traffic low for the big-K layers of small
+ * feature maps; B is packed and consumed one K block (VQ_GEMM_KC rows) at a
+ * time, so only that much (at most 256 KiB) needs to stay in L2. Shared
+ * mode packs a whole chunk (k x chunk floats), hence the cap. */
 #define CHUNK_MAX 512
 #define CHUNK_MAX_FLOATS (4 * 1024 * 1024)
 
@@ -115,78 +115,88 @@ vq__conv_clear (vq__conv_plan *plan)
   plan->bias = NULL;
 }
 
+/* Shared mode: fewer column chunks than threads (small feature maps). */
+static gboolean
+use_shared (const vq__conv_plan *plan, int threads)
+{
+  int64_t n = plan->oh * plan->ow;
+  int64_t tasks = plan->groups * ((n + plan->chunk - 1) / plan->chunk);
+  return threads > 1 && tasks < threads && !plan->direct;
+}
+
 size_t
-vq__conv_scratch_floats (const vq__conv_plan *plan)
+vq__conv_scratch_floats (const vq__conv_plan *plan, int threads)
 {
   if (plan->direct)
     return 0;
-  return vq__gemm_packed_b_floats (plan->k, plan->chunk);
+  if (use_shared (plan, threads))
+    return vq__gemm_packed_b_floats (plan->k, plan->chunk);
+  return vq__gemm_packed_b_floats (MIN (plan->k, VQ_GEMM_KC), plan->chunk);
 }
 
-/* Writes the im2col matrix of group g for output columns [n0, n0 + nc)
- * straight into the packed-B layout of gemm.h (panels of VQ_GEMM_NR
- * columns), so the columns are written once and never copied again. Row
- * kk = (ci, ky, kx) of a panel is a run of consecutive output pixels: each
- * piece between an output-row and a panel boundary is a strided copy of
- * one input row, with zeros where the kernel hangs over the padding. */
+/* Writes rows [k0, k0 + kc) of the im2col matrix of group g, for output
+ * columns [n0, n0 + nc), straight into the packed-B layout of gemm.h
+ * (panels of VQ_GEMM_NR columns, kc rows each), so the columns are written
+ * once and never copied again. Row kk = (ci, ky, kx) of a panel is a run of
+ * consecutive output pixels: each piece between an output-row and a panel
+ * boundary is a strided copy of one input row, with zeros where the kernel
+ * hangs over the padding. */
 VQ_CLONES static void
 im2col_packed (const vq__conv_plan *plan, const float *input, int64_t g, int64_t n0,
-               int64_t nc, float *packed)
+               int64_t nc, int64_t k0, int64_t kc, float *packed)
 {
   const int64_t nr = VQ_GEMM_NR;
-  int64_t k = plan->k;
-  int64_t kk = 0;
+  int64_t taps = plan->kh * plan->kw;
 
   /* Lanes past the last column feed only discarded results; zero them so
    * that they hold no garbage. */
   if (nc % nr != 0) {
-    float *last = packed + (nc / nr) * nr * k;
-    for (int64_t row = 0; row < k; row++)
+    float *last = packed + (nc / nr) * nr * kc;
+    for (int64_t row = 0; row < kc; row++)
       memset (last + row * nr + nc % nr, 0, (size_t) (nr - nc % nr) * sizeof (float));
   }
 
-  for (int64_t ci = 0; ci < plan->cin_g; ci++) {
+  for (int64_t row = 0; row < kc; row++) {
+    int64_t kk = k0 + row;
+    int64_t ci = kk / taps, ky = kk % taps / plan->kw, kx = kk % plan->kw;
     const float *channel = input + (g * plan->cin_g + ci) * plan->h * plan->w;
-    for (int64_t ky = 0; ky < plan->kh; ky++) {
-      for (int64_t kx = 0; kx < plan->kw; kx++, kk++) {
-        int64_t ix_base = kx * plan->dw - plan->pl;
-        /* Output columns ox whose input column ox * sw + ix_base is inside. */
-        int64_t valid_lo = ix_base >= 0 ? 0 : (-ix_base + plan->sw - 1) / plan->sw;
-        int64_t valid_hi = plan->w - 1 - ix_base < 0 ? 0 : (plan->w - 1 - ix_base) / plan->sw + 1;
-        /* Walk the chunk's output pixels in pieces that end at an output
-         * row or a panel boundary, tracking (oy, ox) without divisions. */
-        int64_t oy = n0 / plan->ow, ox0 = n0 % plan->ow;
-        for (int64_t local = 0; local < nc;) {
-          int64_t lane = local % nr;
-          int64_t ox1 = MIN (plan->ow, ox0 + MIN (nr - lane, nc - local));
-          /* d[ox] is this row's lane for output pixel (oy, ox). */
-          float *d = packed + (local / nr) * nr * k + kk * nr + lane - ox0;
-          int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
-          if (iy < 0 || iy >= plan->h) {
-            for (int64_t ox = ox0; ox < ox1; ox++)
-              d[ox] = 0.0f;
-          } else {
-            const float *src = channel + iy * plan->w + ix_base;
-            int64_t lo = CLAMP (valid_lo, ox0, ox1);
-            int64_t hi = CLAMP (valid_hi, lo, ox1);
-            for (int64_t ox = ox0; ox < lo; ox++)
-              d[ox] = 0.0f;
-            if (plan->sw == 1)
-              for (int64_t ox = lo; ox < hi; ox++)
-                d[ox] = src[ox];
-            else
-              for (int64_t ox = lo; ox < hi; ox++)
-                d[ox] = src[ox * plan->sw];
-            for (int64_t ox = hi; ox < ox1; ox++)
-              d[ox] = 0.0f;
-          }
-          local += ox1 - ox0;
-          ox0 = ox1;
-          if (ox0 == plan->ow) {
-            ox0 = 0;
-            oy++;
-          }
-        }
+    int64_t ix_base = kx * plan->dw - plan->pl;
+    /* Output columns ox whose input column ox * sw + ix_base is inside. */
+    int64_t valid_lo = ix_base >= 0 ? 0 : (-ix_base + plan->sw - 1) / plan->sw;
+    int64_t valid_hi = plan->w - 1 - ix_base < 0 ? 0 : (plan->w - 1 - ix_base) / plan->sw + 1;
+
+    /* Walk the chunk's output pixels in pieces that end at an output row or
+     * a panel boundary, tracking (oy, ox) without divisions. */
+    int64_t oy = n0 / plan->ow, ox0 = n0 % plan->ow;
+    for (int64_t local = 0; local < nc;) {
+      int64_t lane = local % nr;
+      int64_t ox1 = MIN (plan->ow, ox0 + MIN (nr - lane, nc - local));
+      /* d[ox] is this row's lane for output pixel (oy, ox). */
+      float *d = packed + (local / nr) * nr * kc + row * nr + lane - ox0;
+      int64_t iy = oy * plan->sh - plan->pt + ky * plan->dh;
+      if (iy < 0 || iy >= plan->h) {
+        for (int64_t ox = ox0; ox < ox1; ox++)
+          d[ox] = 0.0f;
+      } else {
+        const float *src = channel + iy * plan->w + ix_base;
+        int64_t lo = CLAMP (valid_lo, ox0, ox1);
+        int64_t hi = CLAMP (valid_hi, lo, ox1);
+        for (int64_t ox = ox0; ox < lo; ox++)
+          d[ox] = 0.0f;
+        if (plan->sw == 1)
+          for (int64_t ox = lo; ox < hi; ox++)
+            d[ox] = src[ox];
+        else
+          for (int64_t ox = lo; ox < hi; ox++)
+            d[ox] = src[ox * plan->sw];
+        for (int64_t ox = hi; ox < ox1; ox++)
+          d[ox] = 0.0f;
+      }
+      local += ox1 - ox0;
+      ox0 = ox1;
+      if (ox0 == plan->ow) {
+        ox0 = 0;
+        oy++;
       }
     }
   }
@@ -204,28 +214,31 @@ typedef struct {
   int64_t g, n0, nc;
 } conv_job;
 
-/* Packs columns [n0, n0 + nc) of group g; `packed` is the chunk's buffer
- * and `p0` the first panel to write, so threads can share one chunk. */
+/* Packs rows [k0, k0 + kc) of the B matrix (im2col of group g) for
+ * columns [n0, n0 + nc); `packed` is the chunk's buffer and p0..p1 the
+ * panels to write, so threads can share one chunk. */
 static void
-pack_columns (const conv_job *job, int64_t g, int64_t n0, int64_t p0, int64_t p1, int64_t nc,
-              float *packed)
+pack_columns (const conv_job *job, int64_t g, int64_t n0, int64_t nc, int64_t p0, int64_t p1,
+              int64_t k0, int64_t kc, float *packed)
 {
   const vq__conv_plan *plan = job->plan;
   int64_t n = plan->oh * plan->ow;
   int64_t first = p0 * VQ_GEMM_NR;
   int64_t width = MIN (p1 * VQ_GEMM_NR, nc) - first;
-  float *dst = packed + first * plan->k;
+  float *dst = packed + first * kc;
   if (width <= 0)
     return;
   if (plan->identity)
-    vq__gemm_pack_b (job->input + g * plan->cin_g * n + n0 + first, n, plan->k, width, dst);
+    vq__gemm_pack_b (job->input + (g * plan->cin_g + k0) * n + n0 + first, n, kc, width, dst);
   else
-    im2col_packed (plan, job->input, g, n0 + first, width, dst);
+    im2col_packed (plan, job->input, g, n0 + first, width, k0, kc, dst);
 }
 
+/* Multiplies row range `split` of group g with packed B rows [k0, k0 + kc)
+ * of columns [n0, n0 + nc). */
 static void
-gemm_rows (const conv_job *job, int64_t g, int64_t n0, int64_t nc, int64_t split,
-           const float *packed)
+gemm_rows (const conv_job *job, int64_t g, int64_t n0, int64_t nc, int64_t split, int64_t k0,
+           int64_t kc, const float *packed)
 {
   const vq__conv_plan *plan = job->plan;
   int64_t n = plan->oh * plan->ow;
@@ -233,15 +246,18 @@ gemm_rows (const conv_job *job, int64_t g, int64_t n0, int64_t nc, int64_t split
   int64_t m_begin = split * m_panels / job->m_splits * VQ_GEMM_MR;
   int64_t m_end = MIN ((split + 1) * m_panels / job->m_splits * VQ_GEMM_MR, plan->cout_g);
   vq__gemm_epilogue epilogue = { plan->bias + g * plan->cout_g, plan->act, plan->alpha };
-  vq__gemm_run (plan->weights + g * plan->weights_per_group, plan->cout_g, plan->k, m_begin,
-                m_end, packed, nc, job->output + g * plan->cout_g * n + n0, n, &epilogue);
+  vq__gemm_run (plan->weights + g * plan->weights_per_group, plan->cout_g, plan->k, k0, k0 + kc,
+                m_begin, m_end, packed, kc * VQ_GEMM_NR, nc,
+                job->output + g * plan->cout_g * n + n0, n, &epilogue);
 }
 
+/* Shared mode packs all k rows at once: one barrier between packing and
+ * multiplying, rather than one per K block. */
 static void
 shared_pack_task (void *context, int64_t begin, int64_t end, int thread_index)
 {
   const conv_job *job = context;
-  pack_columns (job, job->g, job->n0, begin, end, job->nc, job->scratch[0]);
+  pack_columns (job, job->g, job->n0, job->nc, begin, end, 0, job->plan->k, job->scratch[0]);
 }
 
 static void
@@ -249,11 +265,12 @@ shared_gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
 {
   const conv_job *job = context;
   for (int64_t split = begin; split < end; split++)
-    gemm_rows (job, job->g, job->n0, job->nc, split, job->scratch[0]);
+    gemm_rows (job, job->g, job->n0, job->nc, split, 0, job->plan->k, job->scratch[0]);
 }
 
 /* Independent mode: each task packs its own chunk and multiplies one row
- * range of it. */
+ * range of it, one K block at a time, so that the packed block (KC x chunk
+ * floats) is still in L2 when the GEMM reads it. */
 static void
 gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
 {
@@ -268,8 +285,12 @@ gemm_task (void *context, int64_t begin, int64_t end, int thread_index)
     int64_t g = task / job->m_splits / job->n_chunks;
     int64_t n0 = chunk * plan->chunk;
     int64_t nc = MIN (plan->chunk, n - n0);
-    pack_columns (job, g, n0, 0, (nc + VQ_GEMM_NR - 1) / VQ_GEMM_NR, nc, packed);
-    gemm_rows (job, g, n0, nc, split, packed);
+    int64_t panels = (nc + VQ_GEMM_NR - 1) / VQ_GEMM_NR;
+    for (int64_t k0 = 0; k0 < plan->k; k0 += VQ_GEMM_KC) {
+      int64_t kc = MIN (VQ_GEMM_KC, plan->k - k0);
+      pack_columns (job, g, n0, nc, 0, panels, k0, kc, packed);
+      gemm_rows (job, g, n0, nc, split, k0, kc, packed);
+    }
   }
 }
 
@@ -334,7 +355,7 @@ vq__conv_run (const vq__conv_plan *plan, vq__threadpool *pool, float *const *scr
    * each row range repeats its chunk's im2col, cheap next to its GEMM. */
   int64_t m_panels = (plan->cout_g + VQ_GEMM_MR - 1) / VQ_GEMM_MR;
   int64_t tasks = plan->groups * job.n_chunks;
-  gboolean shared = threads > 1 && tasks < threads && !plan->direct;
+  gboolean shared = use_shared (plan, threads);
   if (shared)
     job.m_splits = MIN (m_panels, 2 * threads);
   else if (threads > 1 && tasks < 4 * threads && tasks % threads != 0)

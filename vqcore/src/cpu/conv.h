@@ -36,8 +36,8 @@ gboolean vq__conv_prepare (vq__conv_plan *plan, const vq_graph *graph, const vq_
                            GError **error);
 void vq__conv_clear (vq__conv_plan *plan);
 
-/* Floats of per-thread scratch vq__conv_run needs. */
-size_t vq__conv_scratch_floats (const vq__conv_plan *plan);
+/* Floats of per-thread scratch vq__conv_run needs with `threads` threads. */
+size_t vq__conv_scratch_floats (const vq__conv_plan *plan, int threads);
 
 /* scratch[t] is thread t's buffer of vq__conv_scratch_floats floats. */
 void vq__conv_run (const vq__conv_plan *plan, vq__threadpool *pool, float *const *scratch,

@@ -98,7 +98,8 @@ cpu_create (const vq_model *model, const vq_engine_options *options, GError **er
       goto fail;
     }
     engine->scratch_floats = MAX (engine->scratch_floats,
-                                  vq__conv_scratch_floats (&engine->convs[i]));
+                                  vq__conv_scratch_floats (&engine->convs[i],
+                                                           vq__threadpool_size (engine->pool)));
   }
 
   /* Activations: one arena, laid out by vq__memplan. */

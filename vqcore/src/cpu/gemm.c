@@ -16,9 +16,7 @@
 
 #define MR VQ_GEMM_MR
 #define NR VQ_GEMM_NR
-/* K block: a kc x NR micro-panel of B (16 KiB) stays in L1 while the
- * micro-kernel walks down the MR-row panels of A. */
-#define KC 128
+#define KC VQ_GEMM_KC
 
 
 size_t
@@ -149,9 +147,10 @@ act_in_kernel (vq_activation act)
 }
 
 static inline __attribute__ ((always_inline)) void
-gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
-              const float *packed_b, int64_t n, float *c, int64_t ldc,
-              const vq__gemm_epilogue *epilogue, const int fused)
+gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t k_begin, int64_t k_end,
+              int64_t m_begin, int64_t m_end, const float *packed_b, int64_t b_panel_stride,
+              int64_t n, float *c, int64_t ldc, const vq__gemm_epilogue *epilogue,
+              const int fused)
 {
   float edge[MR * NR]; /* partial tiles at the right and bottom borders */
   float edge_bias[MR];
@@ -159,12 +158,12 @@ gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
   memset (edge_bias, 0, sizeof edge_bias);
   int64_t n_panels = (n + NR - 1) / NR;
 
-  for (int64_t k0 = 0; k0 < k; k0 += KC) {
-    int64_t kc = MIN (KC, k - k0);
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += KC) {
+    int64_t kc = MIN (KC, k_end - k0);
     int first = k0 == 0;
     int last = k0 + kc == k;
     for (int64_t jp = 0; jp < n_panels; jp++) {
-      const float *b = packed_b + jp * NR * k + k0 * NR;
+      const float *b = packed_b + jp * b_panel_stride + (k0 - k_begin) * NR;
       int64_t j0 = jp * NR;
       int64_t width = MIN (NR, n - j0);
       for (int64_t i0 = m_begin; i0 < m_end; i0 += MR) {
@@ -205,10 +204,12 @@ gemm_blocked (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
  * sum (-ffp-contract=off keeps the compiler from fusing them itself). On
  * one machine the same variant always runs, whatever the thread count. */
 #define GEMM_ARGS                                                                           \
-  const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,              \
-      const float *packed_b, int64_t n, float *c, int64_t ldc,                              \
-      const vq__gemm_epilogue *epilogue
-#define GEMM_PASS packed_a, m, k, m_begin, m_end, packed_b, n, c, ldc, epilogue
+  const float *packed_a, int64_t m, int64_t k, int64_t k_begin, int64_t k_end,              \
+      int64_t m_begin, int64_t m_end, const float *packed_b, int64_t b_panel_stride,        \
+      int64_t n, float *c, int64_t ldc, const vq__gemm_epilogue *epilogue
+#define GEMM_PASS                                                                           \
+  packed_a, m, k, k_begin, k_end, m_begin, m_end, packed_b, b_panel_stride, n, c, ldc,      \
+      epilogue
 
 static void
 gemm_plain (GEMM_ARGS)
@@ -291,9 +292,9 @@ vq__gemm_force_variant (const char *name)
 }
 
 void
-vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
-              const float *packed_b, int64_t n, float *c, int64_t ldc,
-              const vq__gemm_epilogue *epilogue)
+vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t k_begin, int64_t k_end,
+              int64_t m_begin, int64_t m_end, const float *packed_b, int64_t b_panel_stride,
+              int64_t n, float *c, int64_t ldc, const vq__gemm_epilogue *epilogue)
 {
   if (m_begin >= m_end || n <= 0)
     return;
@@ -307,5 +308,5 @@ vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int6
     }
     return;
   }
-  choose_gemm () (packed_a, m, k, m_begin, m_end, packed_b, n, c, ldc, epilogue);
+  choose_gemm () (GEMM_PASS);
 }

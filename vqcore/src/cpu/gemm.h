@@ -24,6 +24,9 @@
  * so change with care. */
 #define VQ_GEMM_MR 8
 #define VQ_GEMM_NR 32
+/* K block: a KC x NR micro-panel of B (16 KiB) stays in L1 while the
+ * micro-kernel walks down the MR-row panels of A. */
+#define VQ_GEMM_KC 128
 
 /* Compiles a hot function for AVX-512, AVX2 and baseline x86-64, picked at
  * load time (GNU ifunc), so the library needs no -march flag. */
@@ -52,10 +55,17 @@ typedef struct {
   float alpha;
 } vq__gemm_epilogue;
 
-/* Computes rows [m_begin, m_end) of C (m x n, row stride ldc) from packed
- * A (m x k) and packed B (k x n). m_begin must be a multiple of MR. */
-void vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t m_begin, int64_t m_end,
-                   const float *packed_b, int64_t n, float *c, int64_t ldc,
+/* Adds the products over k in [k_begin, k_end) to rows [m_begin, m_end)
+ * of C (m x n, row stride ldc) from packed A (m x k) and packed B. B holds
+ * just those k rows: panel p starts at packed_b + p * b_panel_stride (so a
+ * B packed with all k rows passes k * NR and k_begin's row offset itself,
+ * a B packed per K block passes (k_end - k_begin) * NR). The sums start at
+ * zero when k_begin is 0; the epilogue is applied when k_end is k. Calling
+ * this for consecutive K ranges gives the same bits as one call: each C
+ * element is summed in plain k order. m_begin must be a multiple of MR. */
+void vq__gemm_run (const float *packed_a, int64_t m, int64_t k, int64_t k_begin, int64_t k_end,
+                   int64_t m_begin, int64_t m_end, const float *packed_b,
+                   int64_t b_panel_stride, int64_t n, float *c, int64_t ldc,
                    const vq__gemm_epilogue *epilogue);
 
 /* The micro-kernel variant this machine runs: "avx512+fma", "avx2+fma" or
