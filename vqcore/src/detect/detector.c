@@ -24,6 +24,9 @@ vq_detector_options_init (vq_detector_options *options)
   *options = (vq_detector_options) { 0 };
   options->model_path = NULL;
   vq_engine_options_init (&options->engine);
+  /* A detector only reads the graph outputs, so intermediate values may
+   * share memory (about a quarter of the footprint for NanoDet). */
+  options->engine.reuse_buffers = TRUE;
   options->decode.score_threshold = -1.0f;
   options->decode.nms_iou = -1.0f;
   options->decode.max_detections = -1;
