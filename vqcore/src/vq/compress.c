@@ -25,7 +25,14 @@ say (const vq_compress_options *options, const char *format, ...)
   va_start (args, format);
   char *message = g_strdup_vprintf (format, args);
   va_end (args);
-  options->log (message, options->log_data);
+  /* Wall-clock stamps show where the time goes. */
+  static gint64 start;
+  gint64 now = g_get_monotonic_time ();
+  if (start == 0)
+    start = now;
+  char *stamped = g_strdup_printf ("[%6.1f s] %s", (double) (now - start) / 1e6, message);
+  options->log (stamped, options->log_data);
+  g_free (stamped);
   g_free (message);
 }
 
@@ -173,6 +180,7 @@ quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const flo
     for (uint32_t i = 0; i < n; i++)
       vq__conv_stats_init (&stats[i], graph, convs[members[i]].node, TRUE,
                            options->rows_per_frame);
+    say (options, "level %d: statistics of %u convs", level, n);
     ok = vq__collect_stats (work, frames, n_frames, stats, (int) n, options->seed,
                             options->n_threads, error);
     for (uint32_t i = 0; i < n && ok; i++) {

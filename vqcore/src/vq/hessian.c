@@ -62,8 +62,8 @@ accumulate_task (void *context, int64_t task, int thread_index)
   accumulate_job *job = context;
   vq__gemm_epilogue none = { NULL, VQ_ACT_NONE, 0.0f };
   int64_t begin = task * TILE_ROWS, end = MIN (begin + TILE_ROWS, job->cols);
-  vq__gemm_run (job->packed_a, job->cols, job->n_rows, begin, end, job->packed_b, job->cols,
-                job->c, job->cols, &none);
+  vq__gemm_run (job->packed_a, job->cols, job->n_rows, 0, job->n_rows, begin, end,
+                job->packed_b, job->n_rows * VQ_GEMM_NR, job->cols, job->c, job->cols, &none);
 }
 
 void

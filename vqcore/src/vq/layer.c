@@ -69,58 +69,29 @@ vq__init_scales (vq__vq_layer *layer, const double *w)
   }
 }
 
-typedef struct {
-  const vq__vq_layer *layer;
-  const double *w, *h;
-  double *error, *reference; /* per row */
-} error_job;
-
-static void
-error_row (void *context, int64_t o, int thread_index)
-{
-  error_job *job = context;
-  const vq__vq_layer *layer = job->layer;
-  int64_t n = layer->cols_p;
-  int32_t d = layer->d;
-  const double *w = job->w + o * n;
-  double *e = g_new (double, (gsize) n);
-  for (int64_t b = 0; b < layer->n_sub; b++) {
-    const double *c = layer->codebook + layer->codes[o * layer->n_sub + b] * d;
-    for (int32_t i = 0; i < d; i++)
-      e[b * d + i] = w[b * d + i] - layer->scales[o] * c[i];
-  }
-  double err = 0.0, ref = 0.0;
-  for (int64_t i = 0; i < n; i++) {
-    const double *hi = job->h + i * n;
-    double he = 0.0, hw = 0.0;
-    for (int64_t j = 0; j < n; j++) {
-      he += hi[j] * e[j];
-      hw += hi[j] * w[j];
-    }
-    err += e[i] * he;
-    ref += w[i] * hw;
-  }
-  job->error[o] = err;
-  job->reference[o] = ref;
-  g_free (e);
-}
-
 double
 vq__output_error (const vq__vq_layer *layer, const double *w, const double *h,
                   double *reference, int n_threads)
 {
-  error_job job = { layer, w, h, g_new (double, (gsize) layer->rows),
-                    g_new (double, (gsize) layer->rows) };
-  vq__parallel_for (layer->rows, n_threads, error_row, &job);
-  double err = 0.0, ref = 0.0;
-  for (int64_t o = 0; o < layer->rows; o++) {
-    err += job.error[o];
-    ref += job.reference[o];
-  }
-  if (reference)
+  int64_t n = layer->cols_p, count = layer->rows * n;
+  double *e = g_new (double, (gsize) count);
+  double *he = g_new (double, (gsize) count);
+  vq__vq_layer_decode (layer, e);
+  for (int64_t i = 0; i < count; i++)
+    e[i] = w[i] - e[i];
+  vq__multiply_by_h (e, layer->rows, h, n, he, n_threads);
+  double err = 0.0;
+  for (int64_t i = 0; i < count; i++)
+    err += e[i] * he[i];
+  if (reference) {
+    vq__multiply_by_h (w, layer->rows, h, n, he, n_threads);
+    double ref = 0.0;
+    for (int64_t i = 0; i < count; i++)
+      ref += w[i] * he[i];
     *reference = ref;
-  g_free (job.error);
-  g_free (job.reference);
+  }
+  g_free (he);
+  g_free (e);
   return err;
 }
 

@@ -108,3 +108,50 @@ vq__inverse_cholesky_upper (double *a, int64_t n, int n_threads)
   g_free (r);
   return TRUE;
 }
+
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VQ_CLONES __attribute__ ((target_clones ("avx2", "default")))
+#endif
+#endif
+#ifndef VQ_CLONES
+#define VQ_CLONES
+#endif
+
+/* Rows of A per task: their rows of the product stay in cache while H
+ * streams by once. */
+#define PRODUCT_TILE 8
+
+typedef struct {
+  const double *a, *h;
+  double *out;
+  int64_t rows, n;
+} product_job;
+
+VQ_CLONES static void
+product_tile (void *context, int64_t tile, int thread_index)
+{
+  product_job *job = context;
+  int64_t n = job->n;
+  int64_t r0 = tile * PRODUCT_TILE, r1 = MIN (r0 + PRODUCT_TILE, job->rows);
+  memset (job->out + r0 * n, 0, (size_t) ((r1 - r0) * n) * sizeof (double));
+  for (int64_t i = 0; i < n; i++) {
+    const double *hi = job->h + i * n;
+    for (int64_t r = r0; r < r1; r++) {
+      double a = job->a[r * n + i];
+      if (a == 0.0)
+        continue;
+      double *out = job->out + r * n;
+      for (int64_t j = 0; j < n; j++)
+        out[j] += a * hi[j];
+    }
+  }
+}
+
+void
+vq__multiply_by_h (const double *a, int64_t rows, const double *h, int64_t n, double *out,
+                   int n_threads)
+{
+  product_job job = { a, h, out, rows, n };
+  vq__parallel_for ((rows + PRODUCT_TILE - 1) / PRODUCT_TILE, n_threads, product_tile, &job);
+}

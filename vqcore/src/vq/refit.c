@@ -18,7 +18,7 @@
 
 typedef struct {
   const vq__vq_layer *layer;
-  const double *w, *h;
+  const double *w, *h, *hw; /* hw = w h, rows x cols_p */
   double weight;
   double *a, *rhs; /* N_CHUNKS partial normal matrices and right-hand sides */
   int64_t kd;
@@ -34,19 +34,11 @@ normal_chunk (void *context, int64_t chunk, int thread_index)
   double *a = job->a + chunk * kd * kd;
   double *rhs = job->rhs + chunk * kd;
   int64_t begin = layer->rows * chunk / N_CHUNKS, end = layer->rows * (chunk + 1) / N_CHUNKS;
-  double *hw = g_new (double, (gsize) n);
   for (int64_t o = begin; o < end; o++) {
     const uint8_t *codes = layer->codes + o * n_sub;
-    const double *w = job->w + o * n;
+    const double *hw = job->hw + o * n;
     double s = layer->scales[o];
     double s2 = job->weight * s * s;
-    for (int64_t i = 0; i < n; i++) {
-      const double *hi = job->h + i * n;
-      double acc = 0.0;
-      for (int64_t j = 0; j < n; j++)
-        acc += hi[j] * w[j];
-      hw[i] = acc;
-    }
     for (int64_t b1 = 0; b1 < n_sub; b1++) {
       int64_t k1 = codes[b1];
       for (int32_t i = 0; i < d; i++) {
@@ -62,7 +54,6 @@ normal_chunk (void *context, int64_t chunk, int thread_index)
       }
     }
   }
-  g_free (hw);
 }
 
 gboolean
@@ -80,9 +71,12 @@ vq__refit_codebook (vq__vq_layer *const *layers, const double *const *w,
   for (int l = 0; l < n; l++) {
     memset (part_a, 0, (size_t) (N_CHUNKS * kd * kd) * sizeof (double));
     memset (part_rhs, 0, (size_t) (N_CHUNKS * kd) * sizeof (double));
-    normal_job job = { layers[l], w[l], h[l], layer_weight ? layer_weight[l] : 1.0,
+    double *hw = g_new (double, (gsize) (layers[l]->rows * layers[l]->cols_p));
+    vq__multiply_by_h (w[l], layers[l]->rows, h[l], layers[l]->cols_p, hw, n_threads);
+    normal_job job = { layers[l], w[l], h[l], hw, layer_weight ? layer_weight[l] : 1.0,
                        part_a, part_rhs, kd };
     vq__parallel_for (N_CHUNKS, n_threads, normal_chunk, &job);
+    g_free (hw);
     for (int c = 0; c < N_CHUNKS; c++) {
       for (int64_t i = 0; i < kd * kd; i++)
         a[i] += part_a[c * kd * kd + i];
@@ -115,42 +109,32 @@ vq__refit_codebook (vq__vq_layer *const *layers, const double *const *w,
   return ok;
 }
 
-typedef struct {
-  vq__vq_layer *layer;
-  const double *w, *h;
-} scale_job;
-
-static void
-scale_row (void *context, int64_t o, int thread_index)
-{
-  scale_job *job = context;
-  vq__vq_layer *layer = job->layer;
-  int64_t n = layer->cols_p;
-  int32_t d = layer->d;
-  double *c = g_new (double, (gsize) n);
-  for (int64_t b = 0; b < layer->n_sub; b++)
-    memcpy (c + b * d, layer->codebook + layer->codes[o * layer->n_sub + b] * d,
-            (size_t) d * sizeof (double));
-  const double *w = job->w + o * n;
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < n; i++) {
-    const double *hi = job->h + i * n;
-    double hc = 0.0;
-    for (int64_t j = 0; j < n; j++)
-      hc += hi[j] * c[j];
-    num += w[i] * hc;
-    den += c[i] * hc;
-  }
-  /* A row whose codewords decode to nothing keeps its scale, and so does
-   * one whose best scale would be zero (assignment divides by it). */
-  if (den > 0.0 && num != 0.0 && isfinite (num / den))
-    layer->scales[o] = num / den;
-  g_free (c);
-}
-
 void
 vq__refit_scales (vq__vq_layer *layer, const double *w, const double *h, int n_threads)
 {
-  scale_job job = { layer, w, h };
-  vq__parallel_for (layer->rows, n_threads, scale_row, &job);
+  int64_t n = layer->cols_p, count = layer->rows * n;
+  double *c = g_new (double, (gsize) count);
+  double *hc = g_new (double, (gsize) count);
+  /* Unscaled decoded rows: decode with unit scales. */
+  double *scales = layer->scales;
+  layer->scales = g_new (double, (gsize) layer->rows);
+  for (int64_t o = 0; o < layer->rows; o++)
+    layer->scales[o] = 1.0;
+  vq__vq_layer_decode (layer, c);
+  g_free (layer->scales);
+  layer->scales = scales;
+  vq__multiply_by_h (c, layer->rows, h, n, hc, n_threads);
+  for (int64_t o = 0; o < layer->rows; o++) {
+    double num = 0.0, den = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+      num += w[o * n + i] * hc[o * n + i];
+      den += c[o * n + i] * hc[o * n + i];
+    }
+    /* A row whose codewords decode to nothing keeps its scale, and so does
+     * one whose best scale would be zero (assignment divides by it). */
+    if (den > 0.0 && num != 0.0 && isfinite (num / den))
+      layer->scales[o] = num / den;
+  }
+  g_free (hc);
+  g_free (c);
 }

@@ -47,6 +47,11 @@ void vq__cholesky_solve (const double *l, int64_t n, double *b);
  * a^-1 = U^T U (the factor GPTQ-style error feedback walks). */
 gboolean vq__inverse_cholesky_upper (double *a, int64_t n, int n_threads);
 
+/* out = a h for a (rows x n) and a symmetric h (n x n); each row of the
+ * result is summed in the same order whatever the thread count. */
+void vq__multiply_by_h (const double *a, int64_t rows, const double *h, int64_t n, double *out,
+                        int n_threads);
+
 /* ---- the Hessian (hessian.c) ---- */
 
 /* Adds a fraction `damp` of the mean diagonal to the diagonal (and 1 to the
