@@ -213,7 +213,8 @@ static GArray *
 naive_nms (const vq_detection *boxes, guint n, float iou, int32_t max)
 {
   vq_detection *sorted = g_memdup2 (boxes, n * sizeof *boxes);
-  qsort (sorted, n, sizeof *sorted, (int (*) (const void *, const void *)) naive_order);
+  if (n > 0) /* qsort's pointer must not be NULL, even for zero elements */
+    qsort (sorted, n, sizeof *sorted, (int (*) (const void *, const void *)) naive_order);
   GArray *out = g_array_new (FALSE, FALSE, sizeof (vq_detection));
   for (guint i = 0; i < n && (max <= 0 || out->len < (guint) max); i++) {
     gboolean keep = TRUE;
