@@ -25,6 +25,7 @@ typedef struct {
   int seed;
   int threads;
   gboolean no_sequential;
+  gboolean no_float_targets;
   gboolean no_bias_correction;
   gboolean no_measure;
   gboolean quiet;
@@ -69,6 +70,9 @@ parse_args (int argc, char **argv, compress_args *args, char **input, GError **e
       "Assignment + refit rounds per layer (default 3)", "N" },
     { "no-sequential", 0, 0, G_OPTION_ARG_NONE, &args->no_sequential,
       "Quantize every layer on float activations instead of layer by layer", NULL },
+    { "no-float-targets", 0, 0, G_OPTION_ARG_NONE, &args->no_float_targets,
+      "Layer by layer, fit each layer to its own weights rather than to the float "
+      "network's outputs", NULL },
     { "no-bias-correction", 0, 0, G_OPTION_ARG_NONE, &args->no_bias_correction,
       "Skip the per-channel bias correction", NULL },
     { "no-measure", 0, 0, G_OPTION_ARG_NONE, &args->no_measure,
@@ -138,6 +142,7 @@ make_options (const compress_args *args, vq_compress_options *options, GPtrArray
   options->rows_per_frame = args->rows;
   options->rounds = args->rounds;
   options->sequential = !args->no_sequential;
+  options->float_targets = !args->no_float_targets;
   options->bias_correction = !args->no_bias_correction;
   options->seed = (guint32) args->seed;
   options->n_threads = args->threads;

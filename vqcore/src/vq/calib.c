@@ -90,16 +90,44 @@ vq__conv_stats_init (vq__conv_stats *stats, const vq_graph *graph, uint32_t node
 }
 
 void
+vq__conv_stats_want_cross (vq__conv_stats *stats)
+{
+  stats->cross = g_new0 (double, (gsize) (stats->cols * stats->cols));
+  stats->row_sum = g_new0 (double, (gsize) stats->cols);
+  stats->reference_row_sum = g_new0 (double, (gsize) stats->cols);
+}
+
+void
 vq__conv_stats_clear (vq__conv_stats *stats)
 {
   g_free (stats->h);
+  g_free (stats->cross);
+  g_free (stats->row_sum);
+  g_free (stats->reference_row_sum);
   g_free (stats->mean);
   memset (stats, 0, sizeof *stats);
 }
 
 static void
-accumulate_frame (vq__conv_stats *stats, const vq_graph *graph, const float *x, int frame,
-                  guint32 seed, int n_threads)
+free_buffers (gpointer data)
+{
+  float **buffers = data;
+  for (float **b = buffers; *b; b++)
+    g_free (*b);
+  g_free (buffers);
+}
+
+void
+vq__activation_cache_clear (vq__activation_cache *cache)
+{
+  if (cache->values)
+    g_hash_table_unref (cache->values);
+  memset (cache, 0, sizeof *cache);
+}
+
+static void
+accumulate_frame (vq__conv_stats *stats, const vq_graph *graph, const float *x,
+                  const float *x_reference, int frame, guint32 seed, int n_threads)
 {
   const vq_node *node = &graph->nodes[stats->node];
   conv_geometry g = geometry_of (graph, node);
@@ -125,15 +153,28 @@ accumulate_frame (vq__conv_stats *stats, const vq_graph *graph, const float *x, 
   for (int64_t p = 0; p < positions; p++)
     order[p] = (int32_t) p;
   float *x_rows = g_new (float, (gsize) (rows * stats->cols));
+  gboolean cross = stats->cross != NULL && x_reference != NULL;
+  float *ref_rows = cross ? g_new (float, (gsize) (rows * stats->cols)) : NULL;
   for (int64_t r = 0; r < rows; r++) {
     int64_t pick = r + g_rand_int_range (rand, 0, (gint32) (positions - r));
     int32_t t = order[r];
     order[r] = order[pick];
     order[pick] = t;
     im2col_row (&g, x, order[r] / g.ow, order[r] % g.ow, x_rows + r * stats->cols);
+    if (cross)
+      im2col_row (&g, x_reference, order[r] / g.ow, order[r] % g.ow, ref_rows + r * stats->cols);
   }
   vq__hessian_accumulate (stats->h, stats->cols, x_rows, rows, n_threads);
+  if (cross) {
+    vq__cross_accumulate (stats->cross, stats->cols, x_rows, ref_rows, rows, n_threads);
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t j = 0; j < stats->cols; j++) {
+        stats->row_sum[j] += x_rows[r * stats->cols + j];
+        stats->reference_row_sum[j] += ref_rows[r * stats->cols + j];
+      }
+  }
   stats->n_rows += rows;
+  g_free (ref_rows);
   g_free (x_rows);
   g_free (order);
   g_rand_free (rand);
@@ -142,19 +183,38 @@ accumulate_frame (vq__conv_stats *stats, const vq_graph *graph, const float *x, 
 gboolean
 vq__collect_stats (const vq_model *model, const float *const *frames, int n_frames,
                    vq__conv_stats *stats, int n_stats, guint32 seed, int n_threads,
+                   vq__activation_cache *keep, const vq__activation_cache *reference,
                    GError **error)
 {
+  /* Only the nodes before the last conv of interest need to run: a prefix
+   * of the graph whose outputs are the inputs read here. */
+  const vq_graph *graph = model->graph;
+  uint32_t end = 0;
+  uint32_t *inputs = g_new (uint32_t, MAX (n_stats, 1));
+  for (int s = 0; s < n_stats; s++) {
+    end = MAX (end, stats[s].node);
+    inputs[s] = graph->nodes[stats[s].node].inputs[0];
+  }
+  vq_model prefix = *model;
+  prefix.graph = vq__graph_copy_prefix (graph, end, inputs, (uint32_t) n_stats);
+  prefix.mapping = NULL;
+  g_free (inputs);
   vq_engine_options options;
   vq_engine_options_init (&options);
   options.backend = VQ_BACKEND_CPU;
   options.n_threads = n_threads;
-  vq_engine *engine = vq_engine_new (model, &options, error);
-  if (engine == NULL)
+  vq_engine *engine = vq_engine_new (&prefix, &options, error);
+  if (engine == NULL) {
+    vq_graph_free (prefix.graph);
     return FALSE;
-  const vq_graph *graph = model->graph;
+  }
   gboolean ok = TRUE;
   float *buffer = NULL;
   int64_t buffer_size = 0;
+  if (keep) {
+    keep->n_frames = n_frames;
+    keep->values = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, free_buffers);
+  }
   for (int f = 0; f < n_frames && ok; f++) {
     if (!vq_engine_run (engine, frames[f], error)) {
       ok = FALSE;
@@ -174,10 +234,25 @@ vq__collect_stats (const vq_model *model, const float *const *frames, int n_fram
         ok = FALSE;
         break;
       }
-      accumulate_frame (&stats[s], graph, buffer, f, seed, n_threads);
+      const float *x_reference = NULL;
+      if (reference && reference->values && f < reference->n_frames) {
+        float **buffers = g_hash_table_lookup (reference->values, GUINT_TO_POINTER (value));
+        x_reference = buffers ? buffers[f] : NULL;
+      }
+      accumulate_frame (&stats[s], graph, buffer, x_reference, f, seed, n_threads);
+      if (keep) {
+        float **buffers = g_hash_table_lookup (keep->values, GUINT_TO_POINTER (value));
+        if (buffers == NULL) {
+          buffers = g_new0 (float *, (gsize) n_frames + 1);
+          g_hash_table_insert (keep->values, GUINT_TO_POINTER (value), buffers);
+        }
+        if (buffers[f] == NULL)
+          buffers[f] = g_memdup2 (buffer, (gsize) numel * sizeof (float));
+      }
     }
   }
   g_free (buffer);
   vq_engine_free (engine);
+  vq_graph_free (prefix.graph);
   return ok;
 }

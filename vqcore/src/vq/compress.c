@@ -13,6 +13,9 @@
 #include "vqcore/error.h"
 
 
+/* When the running compression started, for the log's time stamps. */
+static _Thread_local gint64 log_start;
+
 static void
 say (const vq_compress_options *options, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
@@ -26,11 +29,8 @@ say (const vq_compress_options *options, const char *format, ...)
   char *message = g_strdup_vprintf (format, args);
   va_end (args);
   /* Wall-clock stamps show where the time goes. */
-  static gint64 start;
-  gint64 now = g_get_monotonic_time ();
-  if (start == 0)
-    start = now;
-  char *stamped = g_strdup_printf ("[%6.1f s] %s", (double) (now - start) / 1e6, message);
+  char *stamped = g_strdup_printf ("[%6.1f s] %s",
+                                   (double) (g_get_monotonic_time () - log_start) / 1e6, message);
   options->log (stamped, options->log_data);
   g_free (stamped);
   g_free (message);
@@ -84,7 +84,7 @@ resolve_overrides (const vq_graph *graph, vq__conv_entry *convs, uint32_t n_conv
 /* Quantizes one conv with Hessian h (NULL for the k-means method) and
  * writes the result into the working graph. */
 static gboolean
-quantize_conv (vq_graph *graph, vq__conv_entry *conv, const double *h,
+quantize_conv (vq_graph *graph, vq__conv_entry *conv, const float *weights, const double *h,
                const vq_compress_options *options, GError **error)
 {
   if (conv->setting.kind == VQ_LAYER_F32)
@@ -100,7 +100,7 @@ quantize_conv (vq_graph *graph, vq__conv_entry *conv, const double *h,
   q.seed = options->seed + conv->node;
   q.n_threads = options->n_threads;
   vq__vq_layer layer;
-  if (!vq__quantize_layer (conv->weights, conv->rows, conv->cols, h, &q, &layer,
+  if (!vq__quantize_layer (weights, conv->rows, conv->cols, h, &q, &layer,
                            &conv->local_error, error)) {
     g_prefix_error (error, "conv '%s': ", graph->nodes[conv->node].name);
     return FALSE;
@@ -140,15 +140,37 @@ log_conv (const vq_compress_options *options, const vq_graph *graph, const vq__c
        conv->cols, conv->local_error);
 }
 
+/* Quantizes a conv of the current level: toward its float target when the
+ * statistics carry cross terms, else toward its own weights. */
+static gboolean
+quantize_level_conv (vq_graph *graph, vq__conv_entry *conv, const vq__conv_stats *stats,
+                     const vq_compress_options *options, GError **error)
+{
+  if (stats->cross == NULL)
+    return quantize_conv (graph, conv, conv->weights, stats->h, options, error);
+  float *target = g_new (float, (gsize) (conv->rows * conv->cols));
+  double *h = g_new (double, (gsize) (conv->cols * conv->cols));
+  gboolean ok;
+  if (vq__float_target (stats, conv->weights, conv->rows, 0.01, target, h, options->n_threads))
+    ok = quantize_conv (graph, conv, target, h, options, error);
+  else
+    ok = quantize_conv (graph, conv, conv->weights, stats->h, options, error);
+  g_free (h);
+  g_free (target);
+  return ok;
+}
+
 static gboolean
 quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const float *const *frames,
-              int n_frames, const vq_compress_options *options, GError **error)
+              int n_frames, const vq__activation_cache *reference,
+              const vq_compress_options *options, GError **error)
 {
   vq_graph *graph = work->graph;
   gboolean hessian = options->method == VQ_COMPRESS_HESSIAN;
   if (!hessian || !options->sequential) {
     for (uint32_t c = 0; c < n_convs; c++) {
-      if (!quantize_conv (graph, &convs[c], convs[c].reference.h, options, error))
+      if (!quantize_conv (graph, &convs[c], convs[c].weights, convs[c].reference.h, options,
+                          error))
         return FALSE;
       if (hessian && options->bias_correction && convs[c].setting.kind == VQ_LAYER_VQ)
         correct_bias (graph, &convs[c], convs[c].reference.mean);
@@ -171,21 +193,24 @@ quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const flo
     /* Dense layers of this level need no statistics. */
     for (uint32_t c = 0; c < n_convs && ok; c++)
       if (convs[c].level == level && convs[c].setting.kind != VQ_LAYER_VQ) {
-        ok = quantize_conv (graph, &convs[c], NULL, options, error);
+        ok = quantize_conv (graph, &convs[c], convs[c].weights, NULL, options, error);
         convs[c].local_error = 0.0;
         log_conv (options, graph, &convs[c]);
       }
     if (n == 0 || !ok)
       continue;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
       vq__conv_stats_init (&stats[i], graph, convs[members[i]].node, TRUE,
                            options->rows_per_frame);
+      if (reference)
+        vq__conv_stats_want_cross (&stats[i]);
+    }
     say (options, "level %d: statistics of %u convs", level, n);
     ok = vq__collect_stats (work, frames, n_frames, stats, (int) n, options->seed,
-                            options->n_threads, error);
+                            options->n_threads, NULL, reference, error);
     for (uint32_t i = 0; i < n && ok; i++) {
       vq__conv_entry *conv = &convs[members[i]];
-      ok = quantize_conv (graph, conv, stats[i].h, options, error);
+      ok = quantize_level_conv (graph, conv, &stats[i], options, error);
       if (ok && options->bias_correction)
         correct_bias (graph, conv, stats[i].mean);
       if (ok)
@@ -231,6 +256,7 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
                    GError **error)
 {
   gint64 start = g_get_monotonic_time ();
+  log_start = start;
   if (n_frames < 1 && options->method == VQ_COMPRESS_HESSIAN) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
                  "the Hessian method needs at least one calibration frame");
@@ -260,6 +286,7 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
   g_free (levels);
 
   vq_model *result = NULL;
+  vq__activation_cache cache = { 0 };
   vq__conv_stats *reference = g_new0 (vq__conv_stats, MAX (n_convs, 1));
   if (!resolve_overrides (graph, convs, n_convs, options, error))
     goto done;
@@ -268,13 +295,14 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
    * Hessians for the allocator and for the non-sequential modes. */
   gboolean hessian = options->method == VQ_COMPRESS_HESSIAN;
   gboolean need_h = options->bits_per_weight > 0 || !options->sequential || hessian == FALSE;
+  gboolean keep_float = hessian && options->sequential && options->float_targets;
   if (n_frames > 0) {
     say (options, "calibration: float network on %d frames", n_frames);
     for (uint32_t c = 0; c < n_convs; c++)
       vq__conv_stats_init (&reference[c], graph, convs[c].node, need_h,
                            options->rows_per_frame);
     if (!vq__collect_stats (model, frames, n_frames, reference, (int) n_convs, options->seed,
-                            options->n_threads, error))
+                            options->n_threads, keep_float ? &cache : NULL, NULL, error))
       goto done;
     for (uint32_t c = 0; c < n_convs; c++)
       convs[c].reference = reference[c];
@@ -293,7 +321,8 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
   say (options, "quantizing %u convs (%s)", n_convs,
        hessian ? (options->sequential ? "Hessian, layer by layer" : "Hessian, float activations")
                : "plain k-means");
-  if (!quantize_all (work, convs, n_convs, frames, n_frames, options, error))
+  if (!quantize_all (work, convs, n_convs, frames, n_frames, cache.values ? &cache : NULL,
+                     options, error))
     goto done;
   result = vq__model_copy (work);
   if (report)
@@ -308,6 +337,7 @@ done:
   }
   g_free (reference);
   g_free (convs);
+  vq__activation_cache_clear (&cache);
   vq_model_free (work);
   return result;
 }

@@ -67,30 +67,37 @@ accumulate_task (void *context, int64_t task, int thread_index)
 }
 
 void
-vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows, int n_threads)
+vq__cross_accumulate (double *c, int64_t cols, const float *a, const float *b, int64_t n_rows,
+                      int n_threads)
 {
-  float *xt = g_new (float, (gsize) (cols * MIN (n_rows, CHUNK)));
+  float *at = g_new (float, (gsize) (cols * MIN (n_rows, CHUNK)));
   float *packed_a = g_new (float, vq__gemm_packed_a_floats (cols, MIN (n_rows, CHUNK)));
   float *packed_b = g_new (float, vq__gemm_packed_b_floats (MIN (n_rows, CHUNK), cols));
-  float *c = g_new (float, (gsize) (cols * cols));
+  float *product = g_new (float, (gsize) (cols * cols));
   for (int64_t r0 = 0; r0 < n_rows; r0 += CHUNK) {
     int64_t rows = MIN (CHUNK, n_rows - r0);
-    const float *chunk = x + r0 * cols;
-    /* A = chunk^T (cols x rows), B = chunk (rows x cols). */
+    const float *chunk_a = a + r0 * cols, *chunk_b = b + r0 * cols;
+    /* A = chunk_a^T (cols x rows), B = chunk_b (rows x cols). */
     for (int64_t r = 0; r < rows; r++)
       for (int64_t i = 0; i < cols; i++)
-        xt[i * rows + r] = chunk[r * cols + i];
-    vq__gemm_pack_a (xt, rows, cols, rows, packed_a);
-    vq__gemm_pack_b (chunk, cols, rows, cols, packed_b);
-    accumulate_job job = { packed_a, packed_b, c, cols, rows };
+        at[i * rows + r] = chunk_a[r * cols + i];
+    vq__gemm_pack_a (at, rows, cols, rows, packed_a);
+    vq__gemm_pack_b (chunk_b, cols, rows, cols, packed_b);
+    accumulate_job job = { packed_a, packed_b, product, cols, rows };
     vq__parallel_for ((cols + TILE_ROWS - 1) / TILE_ROWS, n_threads, accumulate_task, &job);
     for (int64_t i = 0; i < cols * cols; i++)
-      h[i] += c[i];
+      c[i] += product[i];
   }
-  g_free (c);
+  g_free (product);
   g_free (packed_b);
   g_free (packed_a);
-  g_free (xt);
+  g_free (at);
+}
+
+void
+vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows, int n_threads)
+{
+  vq__cross_accumulate (h, cols, x, x, n_rows, n_threads);
 }
 
 gboolean

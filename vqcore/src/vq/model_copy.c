@@ -21,8 +21,15 @@ remap (const int32_t *ids, int32_t blob)
 vq_graph *
 vq__graph_copy_compact (const vq_graph *graph)
 {
+  return vq__graph_copy_prefix (graph, graph->n_nodes, NULL, 0);
+}
+
+vq_graph *
+vq__graph_copy_prefix (const vq_graph *graph, uint32_t n_nodes, const uint32_t *outputs,
+                       uint32_t n_outputs)
+{
   gboolean *used = g_new0 (gboolean, MAX (graph->n_blobs, 1));
-  for (uint32_t i = 0; i < graph->n_nodes; i++) {
+  for (uint32_t i = 0; i < n_nodes; i++) {
     const vq_node *node = &graph->nodes[i];
     if (node->op != VQ_OP_CONV2D)
       continue;
@@ -44,7 +51,7 @@ vq__graph_copy_compact (const vq_graph *graph)
   }
   for (uint32_t v = 0; v < graph->n_values; v++)
     vq_graph_add_value (copy, graph->values[v].name, &graph->values[v].shape);
-  for (uint32_t i = 0; i < graph->n_nodes; i++) {
+  for (uint32_t i = 0; i < n_nodes; i++) {
     vq_node node = graph->nodes[i];
     if (node.op == VQ_OP_CONV2D) {
       vq_conv_params *conv = &node.p.conv;
@@ -58,8 +65,12 @@ vq__graph_copy_compact (const vq_graph *graph)
   }
   for (uint32_t i = 0; i < graph->n_inputs; i++)
     vq_graph_add_input (copy, graph->inputs[i]);
-  for (uint32_t i = 0; i < graph->n_outputs; i++)
-    vq_graph_add_output (copy, graph->outputs[i]);
+  if (outputs)
+    for (uint32_t i = 0; i < n_outputs; i++)
+      vq_graph_add_output (copy, outputs[i]);
+  else
+    for (uint32_t i = 0; i < graph->n_outputs; i++)
+      vq_graph_add_output (copy, graph->outputs[i]);
   g_free (ids);
   g_free (used);
   return copy;

@@ -18,6 +18,7 @@ vq_compress_options_init (vq_compress_options *options)
   options->rows_per_frame = 256;
   options->rounds = 3;
   options->sequential = TRUE;
+  options->float_targets = TRUE;
   options->bias_correction = TRUE;
   options->seed = 1;
 }

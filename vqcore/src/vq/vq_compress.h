@@ -56,6 +56,8 @@ typedef struct {
   int64_t rows_per_frame;   /* im2col rows per frame and conv sampled for H */
   int32_t rounds;           /* assignment + refit rounds per layer */
   gboolean sequential;      /* quantize on the quantized network's activations */
+  gboolean float_targets;   /* layer by layer: fit each conv to the float
+                             * network's outputs, not to its own weights */
   gboolean bias_correction;
   guint32 seed;
   int n_threads;            /* 0: one per processor */

@@ -63,6 +63,9 @@ void vq__hessian_damp (double *h, int64_t n, double damp);
  * get a tiny diagonal (they hold no weight; see the top of this file). */
 double *vq__hessian_pad (const double *h, int64_t cols, int64_t cols_p);
 
+/* Accumulates c += a^T b for n_rows rows of a and b (row stride cols). */
+void vq__cross_accumulate (double *c, int64_t cols, const float *a, const float *b,
+                           int64_t n_rows, int n_threads);
 /* Accumulates h += x^T x for n_rows rows of x (row stride cols, floats). */
 void vq__hessian_accumulate (double *h, int64_t cols, const float *x, int64_t n_rows,
                              int n_threads);
@@ -194,16 +197,35 @@ typedef struct {
   int64_t n_rows;         /* rows summed into h */
   int64_t n_positions;    /* positions averaged into mean */
   int64_t rows_per_frame; /* positions sampled per frame for h */
+  /* With a float reference (vq__collect_stats' `reference`): the same
+   * sampled positions of the float network's input X, giving
+   * cross = X~^T X, and the sums of the sampled rows of X~ and X. */
+  double *cross;
+  double *row_sum, *reference_row_sum;
 } vq__conv_stats;
+
+/* The float network's conv inputs, per frame, kept by the float pass so
+ * that later passes can pair quantized and float activations. */
+typedef struct {
+  int n_frames;
+  GHashTable *values; /* value id -> float ** (one buffer per frame) */
+} vq__activation_cache;
+
+void vq__activation_cache_clear (vq__activation_cache *cache);
 
 void vq__conv_stats_init (vq__conv_stats *stats, const vq_graph *graph, uint32_t node,
                           gboolean want_hessian, int64_t rows_per_frame);
+/* Also collect the cross terms against a float reference. */
+void vq__conv_stats_want_cross (vq__conv_stats *stats);
 void vq__conv_stats_clear (vq__conv_stats *stats);
 
 /* Runs `model` (CPU engine) on each frame (input tensors of graph input 0's
- * shape) and accumulates stats for the listed convs (groups must be 1). */
+ * shape) and accumulates stats for the listed convs (groups must be 1).
+ * `keep` (may be NULL) receives every listed conv's input per frame;
+ * `reference` (may be NULL) supplies the float inputs for cross terms. */
 gboolean vq__collect_stats (const vq_model *model, const float *const *frames, int n_frames,
                             vq__conv_stats *stats, int n_stats, guint32 seed, int n_threads,
+                            vq__activation_cache *keep, const vq__activation_cache *reference,
                             GError **error);
 
 /* ---- settings.c ---- */
@@ -212,6 +234,15 @@ gboolean vq__collect_stats (const vq_model *model, const float *const *frames, i
  * scales and, when count_codebook, its codebook; or its dense weights. */
 uint64_t vq__setting_bytes (const vq_layer_setting *setting, int64_t rows, int64_t cols,
                             gboolean count_codebook);
+
+/* ---- float targets (target.c) ---- */
+
+/* From stats with cross terms, the rows v (rows x cols) that best map the
+ * quantized network's inputs to the float network's outputs (see target.c),
+ * and the centred Hessian they should be quantized under. FALSE when the
+ * stats lack cross terms or the system is singular. */
+gboolean vq__float_target (const vq__conv_stats *stats, const float *w, int64_t rows,
+                           double damp, float *target, double *h_centred, int n_threads);
 
 /* ---- the compressor's per-conv state (compress.c, budget.c) ---- */
 
@@ -237,6 +268,11 @@ gboolean vq__allocate_budget (const vq_model *model, const float *const *frames,
 
 /* Deep copies; blobs that no node references are left out. */
 vq_graph *vq__graph_copy_compact (const vq_graph *graph);
+/* The same for the first n_nodes nodes only, with `outputs` (value ids) as
+ * the graph outputs (NULL: the original ones): a model that computes just
+ * what a calibration pass reads. */
+vq_graph *vq__graph_copy_prefix (const vq_graph *graph, uint32_t n_nodes,
+                                 const uint32_t *outputs, uint32_t n_outputs);
 vq_model *vq__model_copy (const vq_model *model);
 
 /* Adds the layer's codebook as an F16 [K, d] blob; returns its id. */
