@@ -10,17 +10,20 @@
 #define GST_CAT_DEFAULT vq__detect_debug
 
 /* Posts a load failure as the GStreamer error that fits the vqcore error,
- * with a message that names the model file (vqcore's messages usually
- * start with it already) and the reason. */
+ * with a message that names the model file and the reason. Failures of
+ * the compute backend (no device, a named device that does not exist)
+ * are told apart from problems with the file. */
 static void
 post_load_error (GstVqDetect *self, const char *path, const GError *error)
 {
+  gboolean file_exists = path != NULL && g_file_test (path, G_FILE_TEST_IS_REGULAR);
+  gboolean backend = error->code == VQ_ERROR_BACKEND
+                     || (error->code == VQ_ERROR_NOT_FOUND && file_exists);
   GQuark domain = GST_RESOURCE_ERROR;
   gint code = GST_RESOURCE_ERROR_OPEN_READ;
   gchar *text;
 
-  if (error->code == VQ_ERROR_NOT_FOUND
-      || (path != NULL && !g_file_test (path, G_FILE_TEST_EXISTS)))
+  if (error->code == VQ_ERROR_NOT_FOUND || (path != NULL && !file_exists))
     code = GST_RESOURCE_ERROR_NOT_FOUND;
   else if (error->code == VQ_ERROR_INVALID)
     code = GST_RESOURCE_ERROR_SETTINGS;
@@ -32,7 +35,11 @@ post_load_error (GstVqDetect *self, const char *path, const GError *error)
     code = GST_STREAM_ERROR_FORMAT;
   }
 
-  if (path != NULL && strstr (error->message, path) == NULL)
+  if (backend)
+    text = g_strdup_printf ("No usable compute backend for model \"%s\": %s", path,
+                            error->message);
+  /* vqcore's messages usually start with the file name already. */
+  else if (path != NULL && strstr (error->message, path) == NULL)
     text = g_strdup_printf ("Could not load model \"%s\": %s", path, error->message);
   else
     text = g_strdup_printf ("Could not load model: %s", error->message);

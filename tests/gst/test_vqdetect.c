@@ -573,6 +573,35 @@ GST_START_TEST (test_no_default_model)
 }
 GST_END_TEST
 
+/* A backend that cannot start (here: a named device that does not exist)
+ * fails the state change with a message that says so and names it. */
+GST_START_TEST (test_no_usable_backend)
+{
+  char *path = model_path ();
+  GstElement *e = gst_element_factory_make ("vqdetect", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *error = NULL;
+
+  g_object_set (e, "model", path, "device", "no-such-gpu-42", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "backend", "vulkan");
+  gst_element_set_bus (e, bus);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_message_parse_error (msg, &error, NULL);
+  fail_unless (strstr (error->message, "No usable compute backend") != NULL, "%s", error->message);
+  fail_unless (strstr (error->message, "no-such-gpu-42") != NULL, "%s", error->message);
+  fail_unless (strstr (error->message, path) != NULL, "%s", error->message);
+  g_clear_error (&error);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (bus);
+  g_free (path);
+}
+GST_END_TEST
+
 /* New caps mid-stream: renegotiates, runs the detector at once (even
  * inside an interval) and reports boxes in the new frame's pixels. */
 GST_START_TEST (test_resolution_change)
@@ -810,6 +839,7 @@ vqdetect_suite (void)
   tcase_add_test (tc, test_bus_messages);
   tcase_add_test (tc, test_missing_and_corrupt_model);
   tcase_add_test (tc, test_no_default_model);
+  tcase_add_test (tc, test_no_usable_backend);
   tcase_add_test (tc, test_resolution_change);
   tcase_add_test (tc, test_flush_and_eos);
   tcase_add_test (tc, test_state_cycles);
