@@ -235,6 +235,21 @@ vq__allocate_budget (const vq_model *model, const float *const *frames, int n_fr
         choice[c] = (int) s;
     }
     vq__prepared_hessian_clear (&prepared);
+    /* Drop dominated candidates (another is no larger and no worse), so
+     * that the greedy walk below only moves along the Pareto front and
+     * never keeps a setting a cheaper, better one beats. */
+    for (guint s = 0; s < N_CANDIDATES; s++)
+      for (guint t = 0; t < N_CANDIDATES; t++) {
+        double *cs = &cost[c * N_CANDIDATES + s], *ct = &cost[c * N_CANDIDATES + t];
+        double bs = bytes[c * N_CANDIDATES + s], bt = bytes[c * N_CANDIDATES + t];
+        if (s != t && isfinite (*cs) && bt <= bs && *ct <= *cs && (bt < bs || *ct < *cs))
+          *cs = INFINITY;
+      }
+    for (guint s = 0; s < N_CANDIDATES; s++)
+      if (isfinite (cost[c * N_CANDIDATES + s])
+          && (!isfinite (cost[c * N_CANDIDATES + choice[c]])
+              || bytes[c * N_CANDIDATES + s] < bytes[c * N_CANDIDATES + choice[c]]))
+        choice[c] = (int) s;
     if (options->log) {
       char *message = g_strdup_printf ("  %-40s sensitivity %.3g, error%s",
                                        model->graph->nodes[convs[c].node].name,
@@ -258,7 +273,7 @@ vq__allocate_budget (const vq_model *model, const float *const *frames, int n_fr
       for (guint s = 0; s < N_CANDIDATES; s++) {
         double extra = bytes[c * N_CANDIDATES + s] - now_bytes;
         double saved = now_cost - cost[c * N_CANDIDATES + s];
-        if (saved <= 0.0 || used + extra > budget)
+        if (!isfinite (cost[c * N_CANDIDATES + s]) || saved <= 0.0 || used + extra > budget)
           continue;
         double ratio = extra > 0.0 ? saved / extra : INFINITY;
         if (ratio > best_ratio) {
