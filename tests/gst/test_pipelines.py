@@ -144,6 +144,40 @@ def pixel_diff(a, b, width, x, y):
     return sum(abs(a[i] - b[i]) for i in (luma, u, v))
 
 
+class VulkanBackend(unittest.TestCase):
+    """backend=vulkan (any Vulkan device, lavapipe included) finds the same
+    people as the CPU reference on the same frames."""
+
+    def detect(self, backend):
+        cmd = ["gst-launch-1.0", "-m", "filesrc", f"location={VTEST}", "!", "decodebin", "!",
+               "identity", "eos-after=4", "!", "videoconvert", "!", "vqdetect",
+               f"backend={backend}", "!", "fakesink"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+    def test_vulkan_matches_cpu(self):
+        vulkan = self.detect("vulkan")
+        if vulkan.returncode != 0 and "No usable compute backend" in vulkan.stdout + vulkan.stderr:
+            self.skipTest("no Vulkan device")
+        self.assertEqual(vulkan.returncode, 0, vulkan.stdout + vulkan.stderr)
+        cpu = self.detect("cpu")
+        self.assertEqual(cpu.returncode, 0, cpu.stderr)
+        # The last frame is left out: avdec may recycle its memory when
+        # identity answers EOS, so its content is not reproducible.
+        pairs = list(zip(messages_of(cpu.stdout), messages_of(vulkan.stdout)))[:3]
+        self.assertEqual(len(pairs), 3)
+        for a, b in pairs:
+            self.assertEqual(b.get_value("backend"), "vulkan")
+            strong = [d for d in a.get_value("detections") if d.get_value("confidence") > 0.5]
+            others = list(b.get_value("detections"))
+            self.assertTrue(strong)
+            for d in strong:
+                match = [o for o in others if o.get_value("class-id") == d.get_value("class-id")
+                         and abs(o.get_value("x") - d.get_value("x")) < 4
+                         and abs(o.get_value("y") - d.get_value("y")) < 4
+                         and abs(o.get_value("confidence") - d.get_value("confidence")) < 0.05]
+                self.assertTrue(match, f"{d.to_string()} not found on vulkan")
+
+
 class PythonExample(unittest.TestCase):
     def test_detect_json(self):
         cmd = [sys.executable, os.path.join(PIPELINES, "detect_json.py"), VTEST,
