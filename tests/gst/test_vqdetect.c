@@ -340,6 +340,48 @@ GST_START_TEST (test_interval)
 }
 GST_END_TEST
 
+/* Downstream QoS says frames before 1 s are late: with results to carry,
+ * late frames skip inference (counted), on time ones run it; with
+ * skip-late=false every frame runs. The telemetry meta rides along. */
+GST_START_TEST (test_skip_late)
+{
+  GstSample *sample = vq_test_vtest_frame (20.0, "I420");
+  const gboolean settings[] = { TRUE, FALSE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++) {
+    GstBus *bus;
+    GstHarness *h = detect_harness (settings[i] ? "" : "skip-late=false", sample, &bus);
+    const gboolean expect[] = { TRUE, !settings[i], !settings[i], TRUE };
+    guint64 late = 0;
+
+    gst_buffer_unref (push_pull (h, sample, 0));
+    gst_structure_free (pop_report (bus));
+    fail_unless (gst_harness_push_upstream_event (h,
+        gst_event_new_qos (GST_QOS_TYPE_THROTTLE, 1.0, 0, 1 * GST_SECOND)));
+    for (guint n = 1; n < 4; n++) {
+      /* Frames at 0.1 s, 0.2 s: late; frame 3 at 10 s: on time. */
+      GstBuffer *out = push_pull (h, sample, n == 3 ? 100 : n);
+      GstStructure *s = pop_report (bus);
+      GstCustomMeta *meta = gst_buffer_get_custom_meta (out, "VqDetectTelemetry");
+      gboolean inferred = FALSE;
+
+      fail_unless_equals_int (report_inferred (s), expect[n]);
+      fail_unless (meta != NULL);
+      fail_unless (gst_structure_get_boolean (gst_custom_meta_get_structure (meta), "inferred",
+                                              &inferred));
+      fail_unless_equals_int (inferred, expect[n]);
+      fail_unless (gst_structure_get_uint64 (s, "frames-late", &late));
+      gst_structure_free (s);
+      gst_buffer_unref (out);
+    }
+    fail_unless_equals_uint64 (late, settings[i] ? 2 : 0);
+    gst_harness_teardown (h);
+    gst_object_unref (bus);
+  }
+  gst_sample_unref (sample);
+}
+GST_END_TEST
+
 /* classes keeps exactly the unfiltered detections of those classes. */
 GST_START_TEST (test_classes)
 {
@@ -834,6 +876,7 @@ vqdetect_suite (void)
   tcase_add_test (tc, test_real_frame_metadata);
   tcase_add_test (tc, test_formats_agree);
   tcase_add_test (tc, test_interval);
+  tcase_add_test (tc, test_skip_late);
   tcase_add_test (tc, test_classes);
   tcase_add_test (tc, test_roi);
   tcase_add_test (tc, test_bus_messages);
