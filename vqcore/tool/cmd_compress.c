@@ -65,9 +65,9 @@ parse_args (int argc, char **argv, compress_args *args, char **input, GError **e
       "hessian (output-error assignment, LS refits, layer by layer, bias correction) or "
       "kmeans (plain k-means on the weights, the baseline) (default hessian)", "M" },
     { "rows", 0, 0, G_OPTION_ARG_INT, &args->rows,
-      "im2col rows sampled per frame and layer for the Hessian (default 256)", "N" },
+      "im2col rows sampled per frame and layer for the Hessian (default 1024)", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &args->rounds,
-      "Assignment + refit rounds per layer (default 3)", "N" },
+      "Assignment + refit rounds per layer (default 2)", "N" },
     { "no-sequential", 0, 0, G_OPTION_ARG_NONE, &args->no_sequential,
       "Quantize every layer on float activations instead of layer by layer", NULL },
     { "no-float-targets", 0, 0, G_OPTION_ARG_NONE, &args->no_float_targets,
@@ -237,7 +237,7 @@ done:
 int
 vq_cmd_compress (int argc, char **argv)
 {
-  compress_args args = { .calib_every = 12, .rows = 256, .rounds = 3, .seed = 1 };
+  compress_args args = { .calib_every = 12, .rows = 1024, .rounds = 2, .seed = 1 };
   char *input = NULL;
   GError *error = NULL;
   int status = 1;

@@ -15,8 +15,8 @@ vq_compress_options_init (vq_compress_options *options)
   options->default_setting.kind = VQ_LAYER_VQ;
   options->default_setting.d = 4;
   options->default_setting.k = 256;
-  options->rows_per_frame = 256;
-  options->rounds = 3;
+  options->rows_per_frame = 1024;
+  options->rounds = 2;
   options->sequential = TRUE;
   options->float_targets = TRUE;
   options->bias_correction = TRUE;
