@@ -10,19 +10,55 @@
 enum { LOCAL_SIZE = 64, TILE_N = 16 };
 
 /* Pixels per lane in conv2d_gemm (a cluster of 8 lanes covers 8 * rows).
- * Measured on lavapipe (bench_vk_conv --cpu-time): 8 rows halve the
- * shuffles per multiply-add and run 3x3 convs over >= 52x52 outputs ~20 %
- * faster, but lose on 1x1 convs (register spills) and on small outputs
- * (partly empty tiles). VQ_VK_GEMM_ROWS overrides, for experiments. */
+ * Measured on lavapipe (bench_vk_conv --cpu-time, one cluster per
+ * workgroup): 8 rows halve the shuffles per multiply-add and run every 3x3
+ * conv of NanoDet 15-30 % faster than 4 rows, 13x13 outputs included (now
+ * that workgroups are one cluster, the partly empty tile is small), but lose
+ * on 1x1 convs (12 vs 20 GFLOP/CPU-s: register spills). VQ_VK_GEMM_ROWS
+ * overrides, for experiments. */
 static int
-gemm_rows (int32_t khkw, int64_t pixels)
+gemm_rows (int32_t khkw)
 {
   const char *env = g_getenv ("VQ_VK_GEMM_ROWS");
   if (env) {
     int rows = atoi (env);
     return rows >= 1 && rows <= 16 ? rows : 4;
   }
-  return khkw > 1 && pixels >= 2048 ? 8 : 4;
+  return khkw > 1 ? 8 : 4;
+}
+
+/* Invocations per workgroup for conv2d_gemm. Every cluster of a workgroup
+ * runs the whole K loop even when its pixels are past the output, so on
+ * small outputs (13x13 = 169 pixels) 64-lane workgroups (8 clusters x 32
+ * pixels = 256) waste a third of the work. On a CPU device (lavapipe) one
+ * cluster per workgroup measured fastest on every NanoDet shape (8-16 %
+ * more GFLOP per CPU-second, up to 27 % at 13x13: bench_vk_conv --cpu-time),
+ * since the device also balances its threads better over many small
+ * workgroups. Elsewhere take the largest size among those that waste the
+ * least. Never below the subgroup size: clusters live inside one subgroup.
+ * VQ_VK_GEMM_LOCAL overrides, for experiments. */
+static uint32_t
+gemm_local_size (const vq_vk_context *ctx, int64_t pixels, int rows)
+{
+  const char *env = g_getenv ("VQ_VK_GEMM_LOCAL");
+  uint32_t lowest = MAX (8u, ctx->subgroup_size), best = LOCAL_SIZE;
+  int64_t best_slots = G_MAXINT64;
+
+  if (env) {
+    uint32_t size = (uint32_t) atoi (env);
+    return size >= lowest && size <= LOCAL_SIZE && size % lowest == 0 ? size : LOCAL_SIZE;
+  }
+  if (ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
+    return MIN (lowest, LOCAL_SIZE);
+  for (uint32_t size = LOCAL_SIZE; size >= lowest; size /= 2) {
+    int64_t per_group = (int64_t) size * rows; /* size / 8 clusters of 8 * rows */
+    int64_t slots = (pixels + per_group - 1) / per_group * per_group;
+    if (slots < best_slots) {
+      best_slots = slots;
+      best = size;
+    }
+  }
+  return best;
 }
 
 static int32_t
@@ -187,13 +223,15 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
     return FALSE;
   }
 
-  int rows = gemm_rows (khkw, (int64_t) out->dims[2] * out->dims[3]);
+  int rows = gemm_rows (khkw);
+  uint32_t local = conv->gemm ? gemm_local_size (ctx, (int64_t) out->dims[2] * out->dims[3], rows)
+                              : LOCAL_SIZE;
   union {
     float f;
     uint32_t u;
   } alpha = {.f = node->act_alpha};
   uint32_t spec[] = {
-    LOCAL_SIZE,
+    local,
     (uint32_t) in->dims[2],
     (uint32_t) in->dims[3],
     (uint32_t) placement->in_plane0,
@@ -233,7 +271,7 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
 
   uint32_t m = (uint32_t) (out->dims[2] * out->dims[3]);
   if (conv->gemm) {
-    uint32_t per_group = LOCAL_SIZE / 8 * 8 * (uint32_t) rows;
+    uint32_t per_group = local * (uint32_t) rows;
     conv->dispatch[0] = (m + per_group - 1) / per_group;
     conv->dispatch[1] = (uint32_t) (cout + TILE_N - 1) / TILE_N;
   } else {
