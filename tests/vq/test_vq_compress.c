@@ -237,6 +237,64 @@ test_bad_options (void)
   vq_model_free (model);
 }
 
+static vq_detection
+box (int32_t class_id, float confidence, float x)
+{
+  vq_detection d = { class_id, confidence, x, 10.0f, 20.0f, 40.0f };
+  return d;
+}
+
+static void
+test_agreement (void)
+{
+  /* Two frames; the reference has 3 persons (class 0) and 1 car (class 2)
+   * at or above 0.35, and one box below it that is not ground truth. */
+  GArray *ref[2], *cand[2];
+  for (int f = 0; f < 2; f++) {
+    ref[f] = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+    cand[f] = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+  }
+  vq_detection r[] = { box (0, 0.9f, 0), box (0, 0.8f, 100), box (2, 0.6f, 200),
+                       box (0, 0.2f, 300) };
+  g_array_append_vals (ref[0], r, 4);
+  vq_detection r1[] = { box (0, 0.7f, 50) };
+  g_array_append_vals (ref[1], r1, 1);
+
+  /* Identical detections agree perfectly. */
+  vq_agreement result;
+  vq_agreement_builder *b = vq_agreement_builder_new (0.5f, 0.35f);
+  for (int f = 0; f < 2; f++)
+    vq_agreement_builder_add_frame (b, ref[f], ref[f]);
+  vq_agreement_builder_finish (b, &result);
+  vq_agreement_builder_free (b);
+  g_assert_cmpfloat (result.map50, ==, 1.0);
+  g_assert_cmpfloat (result.precision, ==, 1.0);
+  g_assert_cmpfloat (result.recall, ==, 1.0);
+  g_assert_cmpint (result.reference_boxes, ==, 4);
+  g_assert_cmpint (result.n_classes, ==, 2);
+
+  /* The candidate finds the car and one of three persons (another, shifted by a
+   * box width: IoU 0) plus a low-scored false person. Person AP:
+   * one hit at rank 1 -> precision 1 up to recall 1/3, so 34 of the 101
+   * recall points score 1; car AP 1. Precision 2/3 at 0.35 (the 0.1 box does
+   * not count), recall 2/4. */
+  vq_detection c[] = { box (0, 0.95f, 0), box (0, 0.5f, 120), box (2, 0.4f, 200),
+                       box (0, 0.1f, 600) };
+  g_array_append_vals (cand[0], c, 4);
+  b = vq_agreement_builder_new (0.5f, 0.35f);
+  for (int f = 0; f < 2; f++)
+    vq_agreement_builder_add_frame (b, ref[f], cand[f]);
+  vq_agreement_builder_finish (b, &result);
+  vq_agreement_builder_free (b);
+  g_assert_cmpfloat_with_epsilon (result.map50, (34.0 / 101.0 + 1.0) / 2.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (result.precision, 2.0 / 3.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (result.recall, 2.0 / 4.0, 1e-9);
+  for (int f = 0; f < 2; f++) {
+    g_array_free (ref[f], TRUE);
+    g_array_free (cand[f], TRUE);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -244,5 +302,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vq/compress/round-trip", test_round_trip);
   g_test_add_func ("/vq/compress/deterministic", test_deterministic);
   g_test_add_func ("/vq/compress/bad-options", test_bad_options);
+  g_test_add_func ("/vq/eval/agreement", test_agreement);
   return g_test_run ();
 }
