@@ -13,6 +13,7 @@
 #include "vqcore/tfjs.h"
 #include "vqcore/vqcore.h"
 #include "vulkan/backend.h"
+#include "vulkan/convtime.h"
 
 typedef struct {
   char *model;
@@ -22,6 +23,7 @@ typedef struct {
   int iterations;
   gboolean json;
   gboolean layers;
+  gboolean conv_shapes;
 } bench_args;
 
 typedef struct {
@@ -234,6 +236,61 @@ print_row (const char *name, const timing *t, int64_t macs, gboolean detections)
   printf ("\n");
 }
 
+/* Two convs with the same input/output shapes and kernel cost the same. */
+static gboolean
+same_conv_shape (const vq_graph *g, const vq_node *a, const vq_node *b)
+{
+  const vq_conv_params *p = &a->p.conv, *q = &b->p.conv;
+  return vq_shape_equal (&g->values[a->inputs[0]].shape, &g->values[b->inputs[0]].shape) &&
+         vq_shape_equal (&g->values[a->outputs[0]].shape, &g->values[b->outputs[0]].shape) &&
+         p->kernel_h == q->kernel_h && p->kernel_w == q->kernel_w &&
+         p->stride_h == q->stride_h && p->stride_w == q->stride_w && p->groups == q->groups;
+}
+
+/* The in-shader VQ decode's cost per conv shape of the model: each distinct
+ * shape run alone with dense fp32 weights and with VQ weights (GPU
+ * timestamps, medians over `runs`, variants interleaved). */
+static gboolean
+print_conv_shapes (const vq_model *model, const char *device, int runs, GError **error)
+{
+  const vq_graph *g = model->graph;
+  printf ("\n%-30s %3s %9s %9s %9s %7s %7s\n", "conv shape (in -> out)", "n", "dense ms",
+          "vq8 ms", "vq4 ms", "vq8/d", "vq4/d");
+  for (uint32_t t = 0; t < g->n_nodes; t++) {
+    const vq_node *node = &g->nodes[t];
+    gboolean seen = FALSE;
+    int count = 0;
+    if (node->op != VQ_OP_CONV2D)
+      continue;
+    for (uint32_t u = 0; u < g->n_nodes; u++)
+      if (g->nodes[u].op == VQ_OP_CONV2D && same_conv_shape (g, node, &g->nodes[u])) {
+        seen |= u < t;
+        count++;
+      }
+    if (seen)
+      continue;
+    vq_vk_conv_times times;
+    if (!vq__vk_conv_times (g, t, device, runs, &times, error))
+      return FALSE;
+    const vq_shape *in = &g->values[node->inputs[0]].shape;
+    const vq_shape *out = &g->values[node->outputs[0]].shape;
+    char *name = g_strdup_printf ("%dx%d/%d %d@%d -> %d@%d", node->p.conv.kernel_h,
+                                  node->p.conv.kernel_w, node->p.conv.stride_h, in->dims[1],
+                                  in->dims[2], out->dims[1], out->dims[2]);
+    printf ("%-30s %3d %9.3f", name, count, times.dense_ms);
+    if (times.vq8_ms > 0)
+      printf (" %9.3f %9.3f %7.3f %7.3f\n", times.vq8_ms, times.vq4_ms,
+              times.vq8_ms / times.dense_ms, times.vq4_ms / times.dense_ms);
+    else
+      printf (" %9s %9s %7s %7s\n", "-", "-", "-", "-");
+    g_free (name);
+  }
+  printf ("(vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16; %d runs each;\n"
+          " GPU-timestamp wall time: compare the ratios, not the ms, on a loaded machine)\n",
+          runs);
+  return TRUE;
+}
+
 int
 vq_cmd_bench (int argc, char **argv)
 {
@@ -251,6 +308,8 @@ vq_cmd_bench (int argc, char **argv)
      "Real frame: an image, or a video's frame 200 (default: opencv-doc's vtest.avi)", "FILE"},
     {"layers", 0, 0, G_OPTION_ARG_NONE, &args.layers,
      "Vulkan: print the per-layer table from GPU timestamps", NULL},
+    {"conv-shapes", 0, 0, G_OPTION_ARG_NONE, &args.conv_shapes,
+     "Vulkan: time each distinct conv shape alone, dense vs VQ (the decode's cost)", NULL},
     {"json", 0, 0, G_OPTION_ARG_NONE, &args.json, "Print one JSON object", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
   GOptionContext *context = g_option_context_new ("- time the per-frame path");
@@ -331,6 +390,14 @@ vq_cmd_bench (int argc, char **argv)
             args.iterations);
     if (args.layers && strcmp (backend, "vulkan") == 0)
       print_layers (model, engine);
+  }
+  if (args.conv_shapes && !args.json) {
+    if (strcmp (backend, "vulkan") != 0) {
+      g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID, "--conv-shapes needs --backend vulkan");
+      goto out;
+    }
+    if (!print_conv_shapes (model, args.device, args.iterations, &error))
+      goto out;
   }
   status = 0;
 
