@@ -56,7 +56,7 @@ const int OUT_HW = OUT_H * OUT_W;
 layout (binding = 0, rgba32f) uniform readonly imageBuffer u_src;
 layout (binding = 1, rgba32f) uniform writeonly imageBuffer u_dst;
 layout (binding = 2) uniform samplerBuffer u_weights; /* dense rows or codebook */
-layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI) */
+layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI; RGBA8UI chunked) */
 layout (binding = 4) uniform samplerBuffer u_bias;    /* R32F, one per channel */
 layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
 
@@ -99,6 +99,25 @@ void main ()
 
   int plane = IN_PLANE0 + group * CIN_G4;
   for (int c4 = 0; c4 < CIN_G4; c4++, plane++) {
+#ifdef VQ_WEIGHTS_VQ_CHUNKED
+    /* d = 4: sub-vector k of the chunk is weight texel k. The host stores
+     * the chunk's KHKW indices as bytes from a 4-aligned position (see
+     * conv.c), so one RGBA8UI fetch yields 4 indices. */
+    for (int h = 0; h < 2; h++)
+      for (int k4 = 0; k4 < (KHKW + 3) / 4; k4++) {
+        uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ((KHKW + 3) / 4) + k4);
+        for (int c = 0; c < 4; c++) {
+          int k = 4 * k4 + c;
+          if (k < KHKW) {
+            vec4 w = texelFetch (u_weights, int (codes[c]));
+            w_rows[h][4 * k + 0] = w.x;
+            w_rows[h][4 * k + 1] = w.y;
+            w_rows[h][4 * k + 2] = w.z;
+            w_rows[h][4 * k + 3] = w.w;
+          }
+        }
+      }
+#else
     for (int h = 0; h < 2; h++)
       for (int k = 0; k < KHKW; k++) {
         vec4 w = vq_weight4 (row[h], uint (c4 * KHKW + k));
@@ -107,6 +126,7 @@ void main ()
         w_rows[h][4 * k + 2] = w.z;
         w_rows[h][4 * k + 3] = w.w;
       }
+#endif
 
     for (int t = 0; t < KHKW; t++) {
       int ky = t / KW;

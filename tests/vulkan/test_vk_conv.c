@@ -154,6 +154,36 @@ test_vq4_1x1 (void)
 }
 
 static void
+test_vq_chunked_d4 (void)
+{
+  /* d = 4 runs conv2d_gemm_vqc (indices re-laid out per 4-channel chunk).
+   * 4-bit indices with an odd number of chunks per row (cin 20) put row
+   * starts on odd nibbles; cout 40 leaves a partly filled 16-channel tile. */
+  vq_conv_case c = base_case ();
+  c.weight_kind = 3;
+  c.vq_k = 16;
+  c.cin = 20;
+  c.cout = 40;
+  both_paths (&c);
+  /* 8-bit, 1x1 (4 indices per chunk: one texel exactly), stride 2. */
+  c = base_case ();
+  c.weight_kind = 2;
+  c.vq_k = 256;
+  c.kh = c.kw = 1;
+  c.sh = c.sw = 2;
+  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
+  both_paths (&c);
+  /* Grouped: chunks are counted within the group. */
+  c = base_case ();
+  c.weight_kind = 2;
+  c.groups = 2;
+  c.cin = 24;
+  c.cout = 32;
+  c.vq_scales = TRUE;
+  both_paths (&c);
+}
+
+static void
 test_vq_general_fallback (void)
 {
   /* d = 3 and three input channels: only the direct shader can decode. */
@@ -202,6 +232,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/grouped-and-depthwise", test_grouped_and_depthwise);
   g_test_add_func ("/vulkan/conv/vq8-3x3-scales", test_vq8_3x3_scales);
   g_test_add_func ("/vulkan/conv/vq4-1x1", test_vq4_1x1);
+  g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);
   g_test_add_func ("/vulkan/conv/channel-ranges", test_channel_ranges);
   g_test_add_func ("/vulkan/conv/gemm-refuses", test_gemm_refuses);

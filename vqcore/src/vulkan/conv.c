@@ -131,9 +131,44 @@ upload_floats (vq_vk_context *ctx, vq_vk_buffer *buffer, const float *values, in
          vq__vk_buffer_write (ctx, buffer, 0, values, (VkDeviceSize) count * 4, error);
 }
 
+/* VQ indices for conv2d_gemm_vqc (d = 4): the shader needs, per output row
+ * n and 4-channel chunk c4, the khkw consecutive indices n * row + c4 *
+ * khkw + k. Stored as one byte each from a 4-aligned position, chunk (n, c4)
+ * at bytes (n * cin_g4 + c4) * kp, kp = khkw rounded up to 4: the shader
+ * reads 4 indices per RGBA8UI texel fetch instead of one, and 4-bit
+ * indices cost no unpacking. Still indices, never decoded weights. */
+static guint8 *
+chunk_indices (const vq_blob *indices, int32_t cout, int32_t cin_g4, int32_t khkw,
+               gsize *bytes)
+{
+  int32_t kp = round_up4 (khkw), per_row = cin_g4 * khkw;
+  guint8 *chunked;
+
+  *bytes = (gsize) cout * cin_g4 * kp;
+  chunked = g_malloc0 (MAX (*bytes, 16));
+  for (int32_t n = 0; n < cout; n++)
+    for (int32_t c4 = 0; c4 < cin_g4; c4++)
+      for (int32_t k = 0; k < khkw; k++) {
+        gsize e = (gsize) n * per_row + (gsize) c4 * khkw + k;
+        const guint8 *data = indices->data;
+        guint8 code = indices->dtype == VQ_DTYPE_U4 ? (data[e / 2] >> (4 * (e % 2))) & 15 : data[e];
+        chunked[((gsize) n * cin_g4 + c4) * kp + k] = code;
+      }
+  *bytes = MAX (*bytes, 16);
+  return chunked;
+}
+
+/* Whether conv2d_gemm_vqc runs this conv: VQ with 4-value sub-vectors on
+ * the GEMM path (the refusal check guarantees cin/groups % 4 == 0). */
+static bool
+chunked_vq (bool gemm, const vq_graph *graph, const vq_conv_params *p)
+{
+  return gemm && p->weights.dense < 0 && graph->blobs[p->weights.codebook].shape.dims[1] == 4;
+}
+
 static gboolean
 upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
-           const vq_conv_params *p, VkFormat *format, GError **error)
+           const vq_conv_params *p, int32_t cin_g, VkFormat *format, GError **error)
 {
   const vq_blob *codebook = &graph->blobs[p->weights.codebook];
   const vq_blob *indices = &graph->blobs[p->weights.indices];
@@ -144,6 +179,22 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
                                error);
   g_free (values);
   *format = VK_FORMAT_R32G32B32A32_SFLOAT;
+  if (ok && conv->chunked) {
+    gsize bytes;
+    int32_t khkw = p->kernel_h * p->kernel_w, cin_g4 = cin_g / 4;
+    gsize needed = (gsize) p->out_channels * cin_g4 * khkw;
+    if ((indices->dtype == VQ_DTYPE_U4 ? indices->nbytes * 2 : indices->nbytes) < needed) {
+      g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
+                   "Vulkan: conv indices hold fewer than the %zu sub-vectors of the weights",
+                   needed);
+      return FALSE;
+    }
+    guint8 *chunked = chunk_indices (indices, p->out_channels, cin_g4, khkw, &bytes);
+    ok = vq__vk_buffer_init (ctx, &conv->indices, bytes, false, error) &&
+         vq__vk_buffer_write (ctx, &conv->indices, 0, chunked, bytes, error);
+    g_free (chunked);
+    return ok;
+  }
   return ok &&
          vq__vk_buffer_init (ctx, &conv->indices, MAX (indices->nbytes, 16), false, error) &&
          vq__vk_buffer_write (ctx, &conv->indices, 0, indices->data, indices->nbytes, error);
@@ -154,8 +205,9 @@ create_views (vq_vk_context *ctx, vq_vk_conv *conv, VkFormat weight_format, GErr
 {
   return vq__vk_buffer_view (ctx, &conv->weights, weight_format, 0, VK_WHOLE_SIZE,
                              &conv->views[2], error) &&
-         vq__vk_buffer_view (ctx, &conv->indices, VK_FORMAT_R8_UINT, 0, VK_WHOLE_SIZE,
-                             &conv->views[3], error) &&
+         vq__vk_buffer_view (ctx, &conv->indices,
+                             conv->chunked ? VK_FORMAT_R8G8B8A8_UINT : VK_FORMAT_R8_UINT, 0,
+                             VK_WHOLE_SIZE, &conv->views[3], error) &&
          vq__vk_buffer_view (ctx, &conv->bias, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
                              &conv->views[4], error) &&
          vq__vk_buffer_view (ctx, &conv->scale, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
@@ -167,6 +219,8 @@ shader_name (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
   if (p->weights.dense >= 0)
     return gemm ? "conv2d_gemm_dense" : "conv2d_direct_dense";
+  if (chunked_vq (gemm, graph, p))
+    return "conv2d_gemm_vqc";
   if (graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4)
     return gemm ? "conv2d_gemm_vq4" : "conv2d_direct_vq4";
   return gemm ? "conv2d_gemm_vq8" : "conv2d_direct_vq8";
@@ -194,6 +248,7 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   }
   conv->gemm = path != VQ_VK_CONV_DIRECT && !refusal;
   conv->vq = p->weights.dense < 0;
+  conv->chunked = chunked_vq (conv->gemm, graph, p);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
 
   gboolean ok;
@@ -201,7 +256,7 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
     const vq_blob *codebook = &graph->blobs[p->weights.codebook];
     vq_d = codebook->shape.dims[1];
     vq_row = (cin_g * khkw + vq_d - 1) / vq_d;
-    ok = upload_vq (ctx, conv, graph, p, &weight_format, error);
+    ok = upload_vq (ctx, conv, graph, p, cin_g, &weight_format, error);
   } else {
     ok = upload_dense (ctx, conv, &graph->blobs[p->weights.dense], cout, cin_g, khkw, &row4,
                        &weight_format, error) &&

@@ -28,6 +28,7 @@ typedef struct {
   uint32_t dispatch[2];
   bool gemm;
   bool vq;
+  bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc */
   int64_t macs;          /* multiply-accumulates per run */
 } vq_vk_conv;
 
