@@ -3,6 +3,7 @@
  * transfers), buffer round trips, and the engine API's Vulkan errors. */
 #include "vk_test.h"
 
+#include "backend.h"
 #include "vqcore/engine.h"
 
 static vq_vk_context *ctx;
@@ -103,6 +104,56 @@ test_engine_errors (void)
   vq_graph_free (model.graph);
 }
 
+static void
+test_auto_policy (void)
+{
+  /* AUTO takes a GPU and declines a CPU device unless it is named; the
+   * explanation says which case applied. */
+  gboolean cpu_device = ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  char *unnamed = vq__vk_auto_choice (NULL);
+  char *named = vq__vk_auto_choice ("0");
+  char *missing = vq__vk_auto_choice ("no-such-gpu-anywhere");
+
+  g_test_message ("auto: %s / named: %s / missing: %s", unnamed, named, missing);
+  g_assert_nonnull (strstr (unnamed, ctx->properties.deviceName));
+  g_assert_true ((strstr (unnamed, "native CPU engine is faster") != NULL) == cpu_device);
+  g_assert_nonnull (strstr (named, cpu_device ? "named explicitly" : "a GPU"));
+  g_assert_nonnull (strstr (missing, "no usable Vulkan device"));
+  g_free (unnamed);
+  g_free (named);
+  g_free (missing);
+
+  /* The engine API follows the same policy. */
+  vq_model model = {0};
+  vq_engine_options options;
+  GError *error = NULL;
+  model.graph = vq_graph_new ();
+  vq_shape shape = vq_shape_4d (1, 4, 2, 2);
+  uint32_t v = vq_graph_add_value (model.graph, "x", &shape);
+  uint32_t w = vq_graph_add_value (model.graph, "y", &shape);
+  vq_node node;
+  vq_node_init (&node, VQ_OP_ACTIVATION, "relu");
+  node.act = VQ_ACT_RELU;
+  node.n_inputs = node.n_outputs = 1;
+  node.inputs[0] = v;
+  node.outputs[0] = w;
+  vq_graph_add_node (model.graph, &node);
+  vq_graph_add_input (model.graph, v);
+  vq_graph_add_output (model.graph, w);
+  g_assert_true (vq_graph_validate (model.graph, &error));
+  vq_engine_options_init (&options);
+  vq_engine *engine = vq_engine_new (&model, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vq_engine_backend_name (engine), ==, cpu_device ? "cpu" : "vulkan");
+  vq_engine_free (engine);
+  options.device = "0";
+  engine = vq_engine_new (&model, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vq_engine_backend_name (engine), ==, "vulkan");
+  vq_engine_free (engine);
+  vq_graph_free (model.graph);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -114,6 +165,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/device/buffer-round-trip-and-bounds",
                    test_buffer_round_trip_and_bounds);
   g_test_add_func ("/vulkan/device/engine-errors", test_engine_errors);
+  g_test_add_func ("/vulkan/device/auto-policy", test_auto_policy);
   int status = g_test_run ();
   g_assert_cmpint (g_atomic_int_get (&ctx->validation_messages), ==, 0);
   vq__vk_context_free (ctx);

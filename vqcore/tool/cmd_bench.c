@@ -377,6 +377,11 @@ vq_cmd_bench (int argc, char **argv)
     printf ("}\n");
   } else {
     printf ("backend %s, device %s\n", backend, vq_engine_device_name (engine));
+    if (options.backend == VQ_BACKEND_AUTO) {
+      char *why = vq__vk_auto_choice (args.device);
+      printf ("backend auto chose %s: %s\n", backend, why);
+      g_free (why);
+    }
     printf ("engine start %.1f ms, activation memory %.2f MiB, load average %.2f\n", start_ms,
             (double) vq__engine_activation_bytes (engine) / (1024.0 * 1024.0), load);
     printf ("%-10s %9s %9s %9s %9s %8s %9s %5s\n", "frame", "median", "p90", "min", "CPU ms",

@@ -19,6 +19,10 @@ vq_vk_engine *vq__vk_engine_new (const vq_graph *graph, const char *device, gboo
 vq_vk_engine *vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reuse,
                                       gboolean decline_cpu_device, GError **error);
 void vq__vk_engine_free (vq_vk_engine *engine);
+/* What backend AUTO makes of the Vulkan devices, in words (g_free): the
+ * device it would use, or why it uses the CPU engine instead (for reports
+ * such as `vq bench`; opens and closes a device, compiles nothing). */
+char *vq__vk_auto_choice (const char *device);
 gboolean vq__vk_engine_run (vq_vk_engine *engine, const float *input, GError **error);
 const float *vq__vk_engine_output (vq_vk_engine *engine, uint32_t index);
 gboolean vq__vk_engine_read_value (vq_vk_engine *engine, uint32_t id, float *out);
