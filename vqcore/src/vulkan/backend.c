@@ -28,6 +28,7 @@ struct vq_vk_engine {
   float *packed;          /* host staging for packing/unpacking */
   float **outputs;        /* per graph output, in its logical layout */
   double create_ms;
+  vq_vk_frame_state *frame; /* device preprocessing (frame.c), made on first use */
 };
 
 static gboolean
@@ -286,6 +287,7 @@ vq__vk_engine_free (vq_vk_engine *e)
   vq_vk_context *ctx = e->ctx;
   if (ctx) {
     ctx->vk.vkDeviceWaitIdle (ctx->device);
+    vq__vk_frame_state_free (ctx, e->frame);
     if (e->cmd)
       ctx->vk.vkFreeCommandBuffers (ctx->device, ctx->command_pool, 1, &e->cmd);
     if (e->timestamps)
@@ -333,20 +335,35 @@ read_value (vq_vk_engine *e, uint32_t id, float *out, GError **error)
 }
 
 gboolean
+vq__vk_engine_run_input_ready (vq_vk_engine *e, GError **error)
+{
+  if (!vq__vk_command_run (e->ctx, e->cmd, error))
+    return FALSE;
+  for (uint32_t i = 0; i < e->graph->n_outputs; i++)
+    if (!read_value (e, e->graph->outputs[i], e->outputs[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
 vq__vk_engine_run (vq_vk_engine *e, const float *input, GError **error)
 {
   uint32_t in = e->graph->inputs[0];
   const vq_vk_place *p = &e->plan.values[in];
 
   vq__vk_pack (e->packed, input, p->c, p->h, p->w);
-  if (!vq__vk_buffer_write (e->ctx, &e->arena, root_offset (e, in), e->packed,
-                            vq__vk_packed_floats (p->c, p->h, p->w) * 4, error) ||
-      !vq__vk_command_run (e->ctx, e->cmd, error))
-    return FALSE;
-  for (uint32_t i = 0; i < e->graph->n_outputs; i++)
-    if (!read_value (e, e->graph->outputs[i], e->outputs[i], error))
-      return FALSE;
-  return TRUE;
+  return vq__vk_buffer_write (e->ctx, &e->arena, root_offset (e, in), e->packed,
+                              vq__vk_packed_floats (p->c, p->h, p->w) * 4, error) &&
+         vq__vk_engine_run_input_ready (e, error);
+}
+
+vq_vk_input_target
+vq__vk_engine_input_target (vq_vk_engine *e)
+{
+  const vq_vk_place *p = &e->plan.values[e->graph->inputs[0]];
+  vq_vk_input_target target = {e->ctx, e->views[p->root], p->plane0, p->c, p->h, p->w,
+                                &e->frame};
+  return target;
 }
 
 const float *

@@ -7,7 +7,23 @@
 
 #include "vulkan_private.h"
 
+#include "vqcore/detect.h"
+#include "vqcore/image.h"
+#include "vqcore/model.h"
+
 typedef struct vq_vk_engine vq_vk_engine;
+typedef struct vq_vk_frame_state vq_vk_frame_state;
+
+/* Where the graph input lives on the device, for device-side preprocessing
+ * (frame.c): the packed-4 view of its root value, its first plane, its
+ * shape, and the engine's slot for the preprocessing state. */
+typedef struct {
+  vq_vk_context *ctx;
+  VkBufferView view;
+  int32_t plane0;
+  int32_t c, h, w;
+  vq_vk_frame_state **state;
+} vq_vk_input_target;
 
 /* `device`: NULL, an index or a name substring. With `reuse` activation
  * memory is shared between values whose lifetimes do not overlap, and
@@ -25,6 +41,17 @@ void vq__vk_engine_free (vq_vk_engine *engine);
 char *vq__vk_auto_choice (const char *device);
 gboolean vq__vk_engine_run (vq_vk_engine *engine, const float *input, GError **error);
 const float *vq__vk_engine_output (vq_vk_engine *engine, uint32_t index);
+/* Runs the network on what is already in the input value (written on the
+ * device) and reads the outputs back. */
+gboolean vq__vk_engine_run_input_ready (vq_vk_engine *engine, GError **error);
+vq_vk_input_target vq__vk_engine_input_target (vq_vk_engine *engine);
+/* Preprocesses `frame` on the device into the graph input, exactly as
+ * vq_preprocess_frame() does on the CPU (shaders/preprocess.comp), then
+ * runs the network. `fit` VQ_FIT_MODE_COUNT means the model's. */
+gboolean vq__vk_engine_run_frame (vq_vk_engine *engine, const vq_frame *frame,
+                                  const vq_input_spec *input, const vq_preprocess *pre,
+                                  vq_fit_mode fit, vq_letterbox *mapping, GError **error);
+void vq__vk_frame_state_free (vq_vk_context *ctx, vq_vk_frame_state *state);
 gboolean vq__vk_engine_read_value (vq_vk_engine *engine, uint32_t id, float *out);
 const char *vq__vk_engine_device_name (const vq_vk_engine *engine);
 gsize vq__vk_engine_arena_bytes (const vq_vk_engine *engine);

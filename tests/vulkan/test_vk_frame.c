@@ -1,0 +1,259 @@
+/* Preprocessing on the Vulkan device (shaders/preprocess.comp) against the
+ * CPU reference vq_preprocess_frame(), on a real photo (messi5.jpg) in every
+ * pixel format, letterboxed and stretched, with odd sizes (odd chroma) and
+ * padded strides; plus the errors for a mismatched model input and a bad
+ * frame. */
+#include <math.h>
+
+#include "../../vqcore/src/media/media.h"
+#include "backend.h"
+#include "test_util.h"
+#include "vk_test.h"
+
+/* Normalised values span about +-2.2; 1e-4 is 0.006 of a pixel level.
+ * Geometry mistakes (a pixel of offset, a wrong weight) are far larger on a
+ * photo. */
+#define TOLERANCE 1e-4
+
+static guint8 *photo;  /* RGB, photo_w x photo_h */
+static int32_t photo_w, photo_h;
+
+static void
+load_photo (void)
+{
+  GError *error = NULL;
+  char *path = vq_test_opencv_file ("messi5.jpg");
+  vq_media_reader *reader = vq_media_reader_open (path, &error);
+  vq_media_frame media;
+  g_assert_no_error (error);
+  g_assert_cmpint (vq_media_reader_next (reader, &media, &error), ==, 1);
+  const vq_frame *f = &media.frame;
+  photo_w = f->width;
+  photo_h = f->height;
+  photo = g_malloc ((gsize) photo_w * photo_h * 3);
+  /* The reader's packed RGB or BGR; convert to RGB. */
+  g_assert_true (f->format == VQ_PIXEL_RGB || f->format == VQ_PIXEL_BGR);
+  for (int32_t y = 0; y < photo_h; y++)
+    for (int32_t x = 0; x < photo_w; x++)
+      for (int c = 0; c < 3; c++)
+        photo[((gsize) y * photo_w + x) * 3 + c] =
+          f->planes[0][(gsize) y * f->strides[0] + x * 3 + (f->format == VQ_PIXEL_BGR ? 2 - c : c)];
+  vq_media_reader_close (reader);
+  g_free (path);
+}
+
+static guint8
+clamp_byte (double v)
+{
+  return (guint8) CLAMP (lround (v), 0, 255);
+}
+
+/* The top-left w x h of the photo in `format`, rows padded by 13 bytes. */
+static guint8 *
+make_frame (vq_pixel_format format, int32_t w, int32_t h, vq_frame *frame)
+{
+  static const int order[][4] = {
+    [VQ_PIXEL_RGB] = {3, 0, 1, 2},  [VQ_PIXEL_BGR] = {3, 2, 1, 0},
+    [VQ_PIXEL_RGBA] = {4, 0, 1, 2}, [VQ_PIXEL_RGBX] = {4, 0, 1, 2},
+    [VQ_PIXEL_BGRA] = {4, 2, 1, 0}, [VQ_PIXEL_BGRX] = {4, 2, 1, 0},
+  };
+  int32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
+  memset (frame, 0, sizeof *frame);
+  frame->format = format;
+  frame->width = w;
+  frame->height = h;
+  if (format == VQ_PIXEL_NV12 || format == VQ_PIXEL_I420) {
+    int32_t ys = w + 13, cs = (format == VQ_PIXEL_NV12 ? 2 * cw : cw) + 13;
+    gsize y_bytes = (gsize) ys * h, c_bytes = (gsize) cs * ch;
+    guint8 *data = g_malloc0 (y_bytes + 2 * c_bytes);
+    for (int32_t y = 0; y < h; y++)
+      for (int32_t x = 0; x < w; x++) {
+        const guint8 *p = photo + ((gsize) y * photo_w + x) * 3;
+        data[(gsize) y * ys + x] = clamp_byte (16 + 0.257 * p[0] + 0.504 * p[1] + 0.098 * p[2]);
+      }
+    for (int32_t y = 0; y < ch; y++)
+      for (int32_t x = 0; x < cw; x++) {
+        const guint8 *p = photo + ((gsize) (2 * y) * photo_w + 2 * x) * 3;
+        guint8 u = clamp_byte (128 - 0.148 * p[0] - 0.291 * p[1] + 0.439 * p[2]);
+        guint8 v = clamp_byte (128 + 0.439 * p[0] - 0.368 * p[1] - 0.071 * p[2]);
+        if (format == VQ_PIXEL_NV12) {
+          data[y_bytes + (gsize) y * cs + 2 * x] = u;
+          data[y_bytes + (gsize) y * cs + 2 * x + 1] = v;
+        } else {
+          data[y_bytes + (gsize) y * cs + x] = u;
+          data[y_bytes + c_bytes + (gsize) y * cs + x] = v;
+        }
+      }
+    frame->planes[0] = data;
+    frame->strides[0] = ys;
+    frame->planes[1] = data + y_bytes;
+    frame->strides[1] = cs;
+    if (format == VQ_PIXEL_I420) {
+      frame->planes[2] = data + y_bytes + c_bytes;
+      frame->strides[2] = cs;
+    }
+    return data;
+  }
+  const int *o = order[format];
+  int32_t stride = w * o[0] + 13;
+  guint8 *data = g_malloc0 ((gsize) stride * h);
+  for (int32_t y = 0; y < h; y++)
+    for (int32_t x = 0; x < w; x++) {
+      const guint8 *p = photo + ((gsize) y * photo_w + x) * 3;
+      guint8 *q = data + (gsize) y * stride + x * o[0];
+      q[o[1]] = p[0];
+      q[o[2]] = p[1];
+      q[o[3]] = p[2];
+      if (o[0] == 4)
+        q[3] = (guint8) (x * 7 + y); /* alpha / padding: must be ignored */
+    }
+  frame->planes[0] = data;
+  frame->strides[0] = stride;
+  return data;
+}
+
+/* An engine whose graph is input [1, 3, h, w] -> relu -> output: only its
+ * input value matters here (kept, so it can be read back). */
+static vq_vk_engine *
+input_engine (int32_t w, int32_t h, vq_graph **graph_out)
+{
+  GError *error = NULL;
+  vq_graph *graph = vq_graph_new ();
+  vq_shape shape = vq_shape_4d (1, 3, h, w);
+  uint32_t in = vq_graph_add_value (graph, "input", &shape);
+  uint32_t out = vq_graph_add_value (graph, "output", &shape);
+  vq_node node;
+  vq_node_init (&node, VQ_OP_ACTIVATION, "relu");
+  node.act = VQ_ACT_RELU;
+  node.n_inputs = node.n_outputs = 1;
+  node.inputs[0] = in;
+  node.outputs[0] = out;
+  vq_graph_add_node (graph, &node);
+  vq_graph_add_input (graph, in);
+  vq_graph_add_output (graph, out);
+  g_assert_true (vq_graph_validate (graph, &error));
+  vq_vk_engine *e = vq__vk_engine_new (graph, NULL, TRUE, &error);
+  g_assert_no_error (error);
+  *graph_out = graph;
+  return e;
+}
+
+static void
+compare (vq_vk_engine *e, const vq_frame *frame, const vq_input_spec *input,
+         const vq_preprocess *pre, vq_fit_mode fit)
+{
+  GError *error = NULL;
+  gsize n = (gsize) 3 * input->width * input->height;
+  float *cpu = g_new (float, n), *gpu = g_new (float, n);
+  vq_letterbox cpu_map, gpu_map;
+
+  g_assert_true (vq_preprocess_frame (frame, input, pre, fit, cpu, &cpu_map, &error));
+  g_assert_no_error (error);
+  g_assert_true (vq__vk_engine_run_frame (e, frame, input, pre, fit, &gpu_map, &error));
+  g_assert_no_error (error);
+  g_assert_true (vq__vk_engine_read_value (e, 0, gpu));
+  double worst = 0, lo = G_MAXDOUBLE, hi = -G_MAXDOUBLE;
+  for (gsize i = 0; i < n; i++) {
+    worst = MAX (worst, fabs ((double) cpu[i] - gpu[i]));
+    lo = MIN (lo, cpu[i]);
+    hi = MAX (hi, cpu[i]);
+  }
+  g_test_message ("%s %dx%d fit %d: max |cpu - gpu| %.3g (values %.3g .. %.3g)",
+                  vq_pixel_format_name (frame->format), frame->width, frame->height, fit,
+                  worst, lo, hi);
+  g_assert_cmpfloat (worst, <=, TOLERANCE);
+  /* A real picture, not a constant (values span a good part of 0..255). */
+  g_assert_cmpfloat ((hi - lo) * pre->std[0], >, 60.0);
+  g_assert_cmpmem (&cpu_map, sizeof cpu_map, &gpu_map, sizeof gpu_map);
+  g_assert_cmpint (g_atomic_int_get (&vq__vk_engine_input_target (e).ctx->validation_messages),
+                   ==, 0);
+  g_free (cpu);
+  g_free (gpu);
+}
+
+static void
+test_every_format (void)
+{
+  vq_graph *graph;
+  vq_vk_engine *e = input_engine (96, 80, &graph);
+  vq_input_spec input = {96, 80, 3};
+  vq_preprocess pre = {VQ_COLOR_BGR, {103.53f, 116.28f, 123.675f},
+                       {57.375f, 57.12f, 58.395f}, VQ_RESIZE_LETTERBOX};
+
+  for (int f = 0; f < VQ_PIXEL_FORMAT_COUNT; f++) {
+    vq_frame frame;
+    /* Odd sizes: the last chroma sample covers one pixel. */
+    guint8 *data = make_frame ((vq_pixel_format) f, 301, 199, &frame);
+    compare (e, &frame, &input, &pre, VQ_FIT_MODE_COUNT);
+    g_free (data);
+  }
+  vq__vk_engine_free (e);
+  vq_graph_free (graph);
+}
+
+static void
+test_fit_modes_and_sizes (void)
+{
+  vq_graph *graph;
+  vq_vk_engine *e = input_engine (64, 64, &graph);
+  vq_input_spec input = {64, 64, 3};
+  vq_preprocess pre = {VQ_COLOR_RGB, {0, 0, 0}, {255, 255, 255}, VQ_RESIZE_LETTERBOX};
+  /* Tall, wide, upscaled and the whole photo; both fits. The geometry
+   * changes every call, so the pipeline is rebuilt each time. */
+  int32_t sizes[][2] = {{40, 170}, {250, 31}, {17, 23}, {photo_w, photo_h}};
+  for (gsize s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (int fit = 0; fit < VQ_FIT_MODE_COUNT; fit++) {
+      vq_frame frame;
+      guint8 *data = make_frame (s % 2 ? VQ_PIXEL_I420 : VQ_PIXEL_BGRX, sizes[s][0],
+                                 sizes[s][1], &frame);
+      compare (e, &frame, &input, &pre, (vq_fit_mode) fit);
+      g_free (data);
+    }
+  vq__vk_engine_free (e);
+  vq_graph_free (graph);
+}
+
+static void
+test_errors (void)
+{
+  vq_graph *graph;
+  vq_vk_engine *e = input_engine (32, 32, &graph);
+  vq_preprocess pre = {VQ_COLOR_RGB, {0, 0, 0}, {1, 1, 1}, VQ_RESIZE_LETTERBOX};
+  vq_input_spec wrong = {48, 32, 3}, right = {32, 32, 3};
+  vq_frame frame;
+  GError *error = NULL;
+  guint8 *data = make_frame (VQ_PIXEL_RGB, 40, 30, &frame);
+
+  g_assert_false (vq__vk_engine_run_frame (e, &frame, &wrong, &pre, VQ_FIT_MODE_COUNT, NULL,
+                                           &error));
+  g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+  g_clear_error (&error);
+  pre.std[1] = 0.0f;
+  g_assert_false (vq__vk_engine_run_frame (e, &frame, &right, &pre, VQ_FIT_MODE_COUNT, NULL,
+                                           &error));
+  g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+  g_clear_error (&error);
+  pre.std[1] = 1.0f;
+  frame.strides[0] = 10; /* shorter than a row */
+  g_assert_false (vq__vk_engine_run_frame (e, &frame, &right, &pre, VQ_FIT_MODE_COUNT, NULL,
+                                           &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_free (data);
+  vq__vk_engine_free (e);
+  vq_graph_free (graph);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  vq__vk_context_free (vq_vk_test_context ()); /* skips (77) without a device */
+  load_photo ();
+  g_test_add_func ("/vulkan/frame/every-format", test_every_format);
+  g_test_add_func ("/vulkan/frame/fit-modes-and-sizes", test_fit_modes_and_sizes);
+  g_test_add_func ("/vulkan/frame/errors", test_errors);
+  int status = g_test_run ();
+  g_free (photo);
+  return status;
+}
