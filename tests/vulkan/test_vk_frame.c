@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "test_util.h"
 #include "vk_test.h"
+#include "vqcore/detector.h"
 
 /* Normalised values span about +-2.2; 1e-4 is 0.006 of a pixel level.
  * Geometry mistakes (a pixel of offset, a wrong weight) are far larger on a
@@ -244,6 +245,70 @@ test_errors (void)
   vq_graph_free (graph);
 }
 
+static vq_detector *
+detector_new (vq_backend_kind backend)
+{
+  GError *error = NULL;
+  vq_detector_options options;
+  vq_detector_options_init (&options);
+  char *path = vq_test_cache_file ("nanodet.vqm");
+  options.model_path = path;
+  options.engine.backend = backend;
+  options.engine.device = backend == VQ_BACKEND_VULKAN ? "0" : NULL;
+  vq_detector *detector = vq_detector_new (&options, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  return detector;
+}
+
+static void
+test_detector_uses_device_preprocessing (void)
+{
+  /* vq_detector_run on Vulkan takes the frame's bytes (backend run_frame)
+   * and finds what the CPU engine finds, on the photo in two formats. */
+  vq_detector *cpu = detector_new (VQ_BACKEND_CPU);
+  vq_detector *gpu = detector_new (VQ_BACKEND_VULKAN);
+  g_assert_cmpstr (vq_engine_backend_name (vq_detector_engine (gpu)), ==, "vulkan");
+  vq_pixel_format formats[] = {VQ_PIXEL_NV12, VQ_PIXEL_BGRX};
+  for (gsize f = 0; f < G_N_ELEMENTS (formats); f++) {
+    GError *error = NULL;
+    vq_frame frame;
+    guint8 *data = make_frame (formats[f], photo_w, photo_h, &frame);
+    GArray *a = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+    GArray *b = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+    g_assert_true (vq_detector_run (cpu, &frame, a, &error));
+    g_assert_true (vq_detector_run (gpu, &frame, b, &error));
+    g_assert_no_error (error);
+    g_test_message ("%s: %u detections on the CPU, %u on Vulkan",
+                    vq_pixel_format_name (formats[f]), a->len, b->len);
+    g_assert_cmpuint (a->len, >, 0);
+    g_assert_cmpuint (a->len, ==, b->len);
+    for (guint i = 0; i < a->len; i++) {
+      const vq_detection *x = &g_array_index (a, vq_detection, i);
+      const vq_detection *y = &g_array_index (b, vq_detection, i);
+      g_assert_cmpint (x->class_id, ==, y->class_id);
+      g_assert_cmpfloat_with_epsilon (x->confidence, y->confidence, 1e-3);
+      g_assert_cmpfloat_with_epsilon (x->x, y->x, 0.5);
+      g_assert_cmpfloat_with_epsilon (x->y, y->y, 0.5);
+      g_assert_cmpfloat_with_epsilon (x->w, y->w, 0.5);
+      g_assert_cmpfloat_with_epsilon (x->h, y->h, 0.5);
+    }
+    g_array_unref (a);
+    g_array_unref (b);
+    g_free (data);
+  }
+  /* A bad frame is an error through this path too. */
+  GError *error = NULL;
+  vq_frame bad = {.format = VQ_PIXEL_RGB, .width = 8, .height = 8};
+  GArray *none = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+  g_assert_false (vq_detector_run (gpu, &bad, none, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_array_unref (none);
+  vq_detector_free (cpu);
+  vq_detector_free (gpu);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -253,6 +318,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/frame/every-format", test_every_format);
   g_test_add_func ("/vulkan/frame/fit-modes-and-sizes", test_fit_modes_and_sizes);
   g_test_add_func ("/vulkan/frame/errors", test_errors);
+  g_test_add_func ("/vulkan/frame/detector", test_detector_uses_device_preprocessing);
   int status = g_test_run ();
   g_free (photo);
   return status;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "vqcore/engine.h"
+#include "vqcore/image.h"
 
 typedef struct {
   const char *name; /* "cpu", "vulkan" */
@@ -21,6 +22,13 @@ typedef struct {
   const char *(*device_name) (const void *state);
   /* Bytes of activation memory the backend holds (for reports). */
   size_t (*activation_bytes) (const void *state);
+  /* Optional (NULL: not offered): preprocesses `frame` on the backend's
+   * device, with vq_preprocess_frame()'s exact conventions, and runs the
+   * graph on it, so the frame's bytes rather than a float tensor travel to
+   * the device. */
+  gboolean (*run_frame) (void *state, const vq_frame *frame, const vq_input_spec *input,
+                         const vq_preprocess *pre, vq_fit_mode fit, vq_letterbox *mapping,
+                         GError **error);
 } vq__backend;
 
 extern const vq__backend vq__cpu_backend;
@@ -32,6 +40,14 @@ extern const vq__backend vq__vulkan_backend;
 /* For benchmarks: the backend's own state (e.g. vq_vk_engine * when the
  * backend is "vulkan", for its per-node GPU timestamps). */
 void *vq__engine_backend_state (vq_engine *engine);
+
+/* The backend's run_frame when it has one: returns its result with *done
+ * TRUE. Without one, does nothing and returns TRUE with *done FALSE (the
+ * caller preprocesses on the CPU and calls vq_engine_run). */
+gboolean vq__engine_run_frame (vq_engine *engine, const vq_frame *frame,
+                               const vq_input_spec *input, const vq_preprocess *pre,
+                               vq_fit_mode fit, vq_letterbox *mapping, gboolean *done,
+                               GError **error);
 
 /* For benchmarks and tests: the engine's activation memory in bytes. */
 size_t vq__engine_activation_bytes (const vq_engine *engine);

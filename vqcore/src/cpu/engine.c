@@ -159,6 +159,17 @@ vq__engine_backend_state (vq_engine *engine)
   return engine->state;
 }
 
+gboolean
+vq__engine_run_frame (vq_engine *engine, const vq_frame *frame, const vq_input_spec *input,
+                      const vq_preprocess *pre, vq_fit_mode fit, vq_letterbox *mapping,
+                      gboolean *done, GError **error)
+{
+  *done = engine->backend->run_frame != NULL;
+  if (!*done)
+    return TRUE;
+  return engine->backend->run_frame (engine->state, frame, input, pre, fit, mapping, error);
+}
+
 size_t
 vq__engine_activation_bytes (const vq_engine *engine)
 {

@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "cpu/backend.h"
 #include "detect_private.h"
 #include "vqcore/error.h"
 
@@ -135,10 +136,16 @@ vq_detector_run (vq_detector *detector, const vq_frame *frame, GArray *detection
 
   const vq_model *model = detector->model;
   vq_letterbox mapping;
-  if (!vq_preprocess_frame (frame, &model->input, &model->preprocess, detector->fit,
-                            detector->input, &mapping, error))
+  /* A backend that preprocesses on its device (Vulkan) takes the frame's
+   * bytes; otherwise preprocess here and hand over the tensor. */
+  gboolean done = FALSE;
+  if (!vq__engine_run_frame (detector->engine, frame, &model->input, &model->preprocess,
+                             detector->fit, &mapping, &done, error))
     return FALSE;
-  if (!vq_engine_run (detector->engine, detector->input, error) ||
+  if (!done && !vq_preprocess_frame (frame, &model->input, &model->preprocess, detector->fit,
+                                     detector->input, &mapping, error))
+    return FALSE;
+  if ((!done && !vq_engine_run (detector->engine, detector->input, error)) ||
       !vq_decode_outputs (model, detector->engine, &detector->decode, detections, error)) {
     g_prefix_error (error, "%s: ", detector->model_path);
     return FALSE;

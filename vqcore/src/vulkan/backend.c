@@ -475,6 +475,14 @@ vulkan_activation_bytes (const void *state)
   return vq__vk_engine_arena_bytes (state);
 }
 
+static gboolean
+vulkan_run_frame (void *state, const vq_frame *frame, const vq_input_spec *input,
+                  const vq_preprocess *pre, vq_fit_mode fit, vq_letterbox *mapping,
+                  GError **error)
+{
+  return vq__vk_engine_run_frame (state, frame, input, pre, fit, mapping, error);
+}
+
 const vq__backend vq__vulkan_backend = {
   .name = "vulkan",
   .create = vulkan_create,
@@ -484,4 +492,5 @@ const vq__backend vq__vulkan_backend = {
   .read_value = vulkan_read_value,
   .device_name = vulkan_device_name,
   .activation_bytes = vulkan_activation_bytes,
+  .run_frame = vulkan_run_frame,
 };
