@@ -14,7 +14,9 @@
  *
  * Requirements (checked by the host, which otherwise uses conv2d_direct):
  * cin/groups % 4 == 0 for VQ (dense rows are padded by the host), and a
- * 16-channel tile never straddles two groups.
+ * 16-channel tile never straddles two groups. VQ sub-vectors of any length
+ * are decoded (VQ_WEIGHTS_VQ_ANY_D); d = 4 has a faster layout
+ * (VQ_WEIGHTS_VQ_CHUNKED).
  */
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -117,6 +119,13 @@ void main ()
           }
         }
       }
+#elif defined(VQ_WEIGHTS_VQ_ANY_D)
+    /* Sub-vectors of any length d (the compressor picks d per layer): one
+     * weight at a time, j = (4 * c4 + i) * KHKW + t in row order. A
+     * sub-vector may straddle chunks; vq_weight1 finds it wherever it is. */
+    for (int h = 0; h < 2; h++)
+      for (int k = 0; k < 4 * KHKW; k++)
+        w_rows[h][k] = vq_weight1 (row[h], uint (c4 * 4 * KHKW + k));
 #else
     for (int h = 0; h < 2; h++)
       for (int k = 0; k < KHKW; k++) {

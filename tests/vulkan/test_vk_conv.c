@@ -184,6 +184,35 @@ test_vq_chunked_d4 (void)
 }
 
 static void
+test_vq_any_d (void)
+{
+  /* The compressor picks d per layer (1..6 in the default model): the GEMM
+   * path decodes any d, sub-vectors straddling 4-channel chunks included
+   * (36 weights per chunk: d = 5 never aligns). 8- and 4-bit indices. */
+  vq_conv_case c = base_case ();
+  c.weight_kind = 2;
+  c.vq_k = 256;
+  c.vq_scales = TRUE;
+  c.cout = 40;
+  for (int32_t d = 1; d <= 6; d++) {
+    if (d == 4)
+      continue; /* conv2d_gemm_vqc, tested above */
+    c.vq_d = d;
+    c.weight_kind = d % 2 ? 2 : 3;
+    c.vq_k = c.weight_kind == 3 ? 16 : 256;
+    both_paths (&c);
+  }
+  /* 1x1 with d = 3: rows of 20 weights end in a padded sub-vector. */
+  c = base_case ();
+  c.weight_kind = 2;
+  c.vq_d = 3;
+  c.cin = 20;
+  c.kh = c.kw = 1;
+  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
+  both_paths (&c);
+}
+
+static void
 test_vq_general_fallback (void)
 {
   /* d = 3 and three input channels: only the direct shader can decode. */
@@ -233,6 +262,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq8-3x3-scales", test_vq8_3x3_scales);
   g_test_add_func ("/vulkan/conv/vq4-1x1", test_vq4_1x1);
   g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
+  g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);
   g_test_add_func ("/vulkan/conv/channel-ranges", test_channel_ranges);
   g_test_add_func ("/vulkan/conv/gemm-refuses", test_gemm_refuses);

@@ -78,11 +78,8 @@ vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph, const
     return "the device has no subgroup shuffles";
   if (p->groups > 1 && (cout_g % TILE_N != 0 || cin_g % 4 != 0))
     return "grouped conv whose groups are not multiples of 16 outputs and 4 inputs";
-  if (p->weights.dense < 0) {
-    int32_t d = graph->blobs[p->weights.codebook].shape.dims[1];
-    if (cin_g % 4 != 0 || d % 4 != 0)
-      return "VQ conv with input channels or sub-vector length not a multiple of 4";
-  }
+  if (p->weights.dense < 0 && cin_g % 4 != 0)
+    return "VQ conv with input channels not a multiple of 4";
   return NULL;
 }
 
@@ -219,9 +216,12 @@ shader_name (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
   if (p->weights.dense >= 0)
     return gemm ? "conv2d_gemm_dense" : "conv2d_direct_dense";
+  gboolean u4 = graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4;
   if (chunked_vq (gemm, graph, p))
     return "conv2d_gemm_vqc";
-  if (graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4)
+  if (gemm && graph->blobs[p->weights.codebook].shape.dims[1] % 4 != 0)
+    return u4 ? "conv2d_gemm_vq4_any" : "conv2d_gemm_vq8_any";
+  if (u4)
     return gemm ? "conv2d_gemm_vq4" : "conv2d_direct_vq4";
   return gemm ? "conv2d_gemm_vq8" : "conv2d_direct_vq8";
 }
