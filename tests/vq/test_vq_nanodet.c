@@ -59,7 +59,7 @@ detect (const vq_model *model, const float *tensor)
 static void
 test_compressed_nanodet_finds_pedestrians (void)
 {
-  char *model_path = vq_test_cache_file ("nanodet.vqm");
+  char *model_path = vq_test_cache_file ("nanodet-float.vqm");
   char *video = vq_test_opencv_file ("vtest.avi");
   GError *error = NULL;
   vq_model *model = vq_model_load (model_path, &error);

@@ -25,17 +25,17 @@ held_out=("$data/vtest.avi" --every 10 --max 40 "$data/messi5.jpg" "$data/basket
           "$data/licenseplate_motion.jpg" "$data/squirrel_cls.jpg" "$data/HappyFish.jpg"
           "$data/baboon.jpg" "$data/aero3.jpg" "$data/stuff.jpg")
 
-fp32=$(stat -c %s "$cache/nanodet.vqm")
+fp32=$(stat -c %s "$cache/nanodet-float.vqm")
 echo "| budget | method | bits/weight | model bytes | vs fp32 | vs fp16 | mAP@0.5 | precision | recall | time |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for b in $budgets; do
   for method in hessian kmeans; do
     model=$out/nanodet-$method-$b.vqm
     start=$(date +%s)
-    "$vq" compress "$cache/nanodet.vqm" -o "$model" --bits "$b" --method "$method" \
+    "$vq" compress "$cache/nanodet-float.vqm" -o "$model" --bits "$b" --method "$method" \
       "${calib[@]}" --no-measure -q > "$out/compress-$method-$b.txt"
     seconds=$(( $(date +%s) - start ))
-    "$vq" eval "$cache/nanodet.vqm" "$model" "${held_out[@]}" > "$out/eval-$method-$b.json"
+    "$vq" eval "$cache/nanodet-float.vqm" "$model" "${held_out[@]}" > "$out/eval-$method-$b.json"
     python3 - "$out/eval-$method-$b.json" "$b" "$method" "$fp32" "$seconds" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
