@@ -120,12 +120,33 @@ void main ()
         }
       }
 #elif defined(VQ_WEIGHTS_VQ_ANY_D)
-    /* Sub-vectors of any length d (the compressor picks d per layer): one
-     * weight at a time, j = (4 * c4 + i) * KHKW + t in row order. A
-     * sub-vector may straddle chunks; vq_weight1 finds it wherever it is. */
-    for (int h = 0; h < 2; h++)
-      for (int k = 0; k < 4 * KHKW; k++)
-        w_rows[h][k] = vq_weight1 (row[h], uint (c4 * 4 * KHKW + k));
+    /* Sub-vectors of any length d (the compressor picks d per layer). The
+     * host lays out, per (row, chunk), the indices of the sub-vectors that
+     * overlap the chunk as bytes from a 4-aligned position (ROW4 texels of
+     * 4), and pads codebook entries to whole texels: one fetch gives 4
+     * indices or 4 values of an entry. A sub-vector may straddle chunks. */
+    {
+      int base = c4 * 4 * KHKW;
+      int first = base / VQ_D;
+      for (int h = 0; h < 2; h++)
+        for (int s4 = 0; s4 < ROW4; s4++) {
+          uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+          for (int c = 0; c < 4; c++) {
+            int sv = first + 4 * s4 + c;
+            for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
+              int k0 = sv * VQ_D + 4 * e4 - base;
+              if (k0 + 3 < 0 || k0 >= 4 * KHKW)
+                continue;
+              vec4 cb = texelFetch (u_weights, int (codes[c]) * ((VQ_D + 3) / 4) + e4);
+              for (int m = 0; m < 4; m++) {
+                int k = k0 + m;
+                if (4 * e4 + m < VQ_D && k >= 0 && k < 4 * KHKW)
+                  w_rows[h][k] = cb[m];
+              }
+            }
+          }
+        }
+    }
 #else
     for (int h = 0; h < 2; h++)
       for (int k = 0; k < KHKW; k++) {

@@ -128,65 +128,87 @@ upload_floats (vq_vk_context *ctx, vq_vk_buffer *buffer, const float *values, in
          vq__vk_buffer_write (ctx, buffer, 0, values, (VkDeviceSize) count * 4, error);
 }
 
-/* VQ indices for conv2d_gemm_vqc (d = 4): the shader needs, per output row
- * n and 4-channel chunk c4, the khkw consecutive indices n * row + c4 *
- * khkw + k. Stored as one byte each from a 4-aligned position, chunk (n, c4)
- * at bytes (n * cin_g4 + c4) * kp, kp = khkw rounded up to 4: the shader
- * reads 4 indices per RGBA8UI texel fetch instead of one, and 4-bit
- * indices cost no unpacking. Still indices, never decoded weights. */
+/* VQ indices for conv2d_gemm_vqc (d = 4) and conv2d_gemm_vqa (any d): per
+ * output row n and 4-channel chunk c4 (36 weights for a 3x3 conv), the
+ * indices of the sub-vectors that overlap the chunk, one byte each from a
+ * 4-aligned position: chunk (n, c4) at bytes (n * cin_g4 + c4) * slots. The
+ * shader reads 4 indices per RGBA8UI fetch instead of one, and 4-bit
+ * indices cost no unpacking. Still indices, never decoded weights.
+ * Returns NULL when the blob holds fewer indices than the weights need. */
 static guint8 *
-chunk_indices (const vq_blob *indices, int32_t cout, int32_t cin_g4, int32_t khkw,
-               gsize *bytes)
+chunk_indices (const vq_blob *indices, int32_t cout, int32_t cin_g4, int32_t khkw, int32_t d,
+               int32_t *slots4, gsize *bytes)
 {
-  int32_t kp = round_up4 (khkw), per_row = cin_g4 * khkw;
-  guint8 *chunked;
+  int32_t chunk = 4 * khkw, per_row = (cin_g4 * chunk + d - 1) / d, slots = 0;
+  const guint8 *data = indices->data;
 
-  *bytes = (gsize) cout * cin_g4 * kp;
-  chunked = g_malloc0 (MAX (*bytes, 16));
+  if ((indices->dtype == VQ_DTYPE_U4 ? indices->nbytes * 2 : indices->nbytes) <
+      (gsize) cout * per_row)
+    return NULL;
+  for (int32_t c4 = 0; c4 < cin_g4; c4++)
+    slots = MAX (slots, (c4 * chunk + chunk - 1) / d - c4 * chunk / d + 1);
+  slots = round_up4 (slots);
+  *slots4 = slots / 4;
+  *bytes = MAX ((gsize) cout * cin_g4 * slots, 16);
+  guint8 *chunked = g_malloc0 (*bytes);
   for (int32_t n = 0; n < cout; n++)
-    for (int32_t c4 = 0; c4 < cin_g4; c4++)
-      for (int32_t k = 0; k < khkw; k++) {
-        gsize e = (gsize) n * per_row + (gsize) c4 * khkw + k;
-        const guint8 *data = indices->data;
+    for (int32_t c4 = 0; c4 < cin_g4; c4++) {
+      int32_t first = c4 * chunk / d, last = (c4 * chunk + chunk - 1) / d;
+      for (int32_t sv = first; sv <= last; sv++) {
+        gsize e = (gsize) n * per_row + (gsize) sv;
         guint8 code = indices->dtype == VQ_DTYPE_U4 ? (data[e / 2] >> (4 * (e % 2))) & 15 : data[e];
-        chunked[((gsize) n * cin_g4 + c4) * kp + k] = code;
+        chunked[((gsize) n * cin_g4 + c4) * slots + (sv - first)] = code;
       }
-  *bytes = MAX (*bytes, 16);
+    }
   return chunked;
 }
 
-/* Whether conv2d_gemm_vqc runs this conv: VQ with 4-value sub-vectors on
- * the GEMM path (the refusal check guarantees cin/groups % 4 == 0). */
+/* Whether conv2d_gemm_vqc/vqa runs this conv: VQ on the GEMM path (the
+ * refusal check guarantees cin/groups % 4 == 0). */
 static bool
-chunked_vq (bool gemm, const vq_graph *graph, const vq_conv_params *p)
+chunked_vq (bool gemm, const vq_conv_params *p)
 {
-  return gemm && p->weights.dense < 0 && graph->blobs[p->weights.codebook].shape.dims[1] == 4;
+  return gemm && p->weights.dense < 0;
+}
+
+/* The codebook as fp32 RGBA texels. For the GEMM shaders each entry starts
+ * a texel (d rounded up to 4, zero padded) so one fetch gives 4 values of
+ * one entry; the direct shader reads the entries packed. */
+static float *
+codebook_texels (const vq_blob *codebook, bool padded, int64_t *count)
+{
+  int32_t k = codebook->shape.dims[0], d = codebook->shape.dims[1];
+  int32_t stride = padded ? round_up4 (d) : d;
+  *count = round_up4 ((int32_t) ((int64_t) k * stride));
+  float *values = g_new0 (float, *count);
+  for (int32_t e = 0; e < k; e++)
+    for (int32_t i = 0; i < d; i++)
+      values[(int64_t) e * stride + i] = vq_blob_get_f32 (codebook, (int64_t) e * d + i);
+  return values;
 }
 
 static gboolean
 upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
-           const vq_conv_params *p, int32_t cin_g, VkFormat *format, GError **error)
+           const vq_conv_params *p, int32_t cin_g, int32_t *slots4, VkFormat *format,
+           GError **error)
 {
   const vq_blob *codebook = &graph->blobs[p->weights.codebook];
   const vq_blob *indices = &graph->blobs[p->weights.indices];
-  int64_t entries = vq_shape_numel (&codebook->shape);
-  /* The codebook is tiny (K x d); it is staged as fp32 RGBA texels. */
-  float *values = blob_to_f32 (codebook, round_up4 ((int32_t) entries));
-  gboolean ok = upload_floats (ctx, &conv->weights, values, round_up4 ((int32_t) entries),
-                               error);
+  int64_t count;
+  float *values = codebook_texels (codebook, conv->chunked, &count);
+  gboolean ok = upload_floats (ctx, &conv->weights, values, count, error);
   g_free (values);
   *format = VK_FORMAT_R32G32B32A32_SFLOAT;
   if (ok && conv->chunked) {
     gsize bytes;
-    int32_t khkw = p->kernel_h * p->kernel_w, cin_g4 = cin_g / 4;
-    gsize needed = (gsize) p->out_channels * cin_g4 * khkw;
-    if ((indices->dtype == VQ_DTYPE_U4 ? indices->nbytes * 2 : indices->nbytes) < needed) {
+    guint8 *chunked = chunk_indices (indices, p->out_channels, cin_g / 4,
+                                     p->kernel_h * p->kernel_w, codebook->shape.dims[1], slots4,
+                                     &bytes);
+    if (!chunked) {
       g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
-                   "Vulkan: conv indices hold fewer than the %zu sub-vectors of the weights",
-                   needed);
+                   "Vulkan: conv indices hold fewer sub-vectors than the weights need");
       return FALSE;
     }
-    guint8 *chunked = chunk_indices (indices, p->out_channels, cin_g4, khkw, &bytes);
     ok = vq__vk_buffer_init (ctx, &conv->indices, bytes, false, error) &&
          vq__vk_buffer_write (ctx, &conv->indices, 0, chunked, bytes, error);
     g_free (chunked);
@@ -216,14 +238,13 @@ shader_name (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
   if (p->weights.dense >= 0)
     return gemm ? "conv2d_gemm_dense" : "conv2d_direct_dense";
-  gboolean u4 = graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4;
-  if (chunked_vq (gemm, graph, p))
-    return "conv2d_gemm_vqc";
-  if (gemm && graph->blobs[p->weights.codebook].shape.dims[1] % 4 != 0)
-    return u4 ? "conv2d_gemm_vq4_any" : "conv2d_gemm_vq8_any";
-  if (u4)
-    return gemm ? "conv2d_gemm_vq4" : "conv2d_direct_vq4";
-  return gemm ? "conv2d_gemm_vq8" : "conv2d_direct_vq8";
+  /* VQ on the GEMM path always goes through re-laid-out byte indices. */
+  if (chunked_vq (gemm, p))
+    return graph->blobs[p->weights.codebook].shape.dims[1] == 4 ? "conv2d_gemm_vqc"
+                                                                  : "conv2d_gemm_vqa";
+  if (graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4)
+    return "conv2d_direct_vq4";
+  return "conv2d_direct_vq8";
 }
 
 gboolean
@@ -248,7 +269,7 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   }
   conv->gemm = path != VQ_VK_CONV_DIRECT && !refusal;
   conv->vq = p->weights.dense < 0;
-  conv->chunked = chunked_vq (conv->gemm, graph, p);
+  conv->chunked = chunked_vq (conv->gemm, p);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
 
   gboolean ok;
@@ -256,7 +277,7 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
     const vq_blob *codebook = &graph->blobs[p->weights.codebook];
     vq_d = codebook->shape.dims[1];
     vq_row = (cin_g * khkw + vq_d - 1) / vq_d;
-    ok = upload_vq (ctx, conv, graph, p, cin_g, &weight_format, error);
+    ok = upload_vq (ctx, conv, graph, p, cin_g, &row4, &weight_format, error);
   } else {
     ok = upload_dense (ctx, conv, &graph->blobs[p->weights.dense], cout, cin_g, khkw, &row4,
                        &weight_format, error) &&
