@@ -1,12 +1,14 @@
 /* Preprocessing on the Vulkan device (shaders/preprocess.comp) against the
  * CPU reference vq_preprocess_frame(), on a real photo (messi5.jpg) in every
  * pixel format, letterboxed and stretched, with odd sizes (odd chroma) and
- * padded strides; plus the errors for a mismatched model input and a bad
- * frame. */
+ * padded strides; the errors for a mismatched model input and a bad frame;
+ * the detector through the device path; and the detection head decoded on
+ * the device (shaders/decode.comp) against vq_decode_outputs(). */
 #include <math.h>
 
 #include "../../vqcore/src/media/media.h"
 #include "backend.h"
+#include "cpu/backend.h"
 #include "test_util.h"
 #include "vk_test.h"
 #include "vqcore/detector.h"
@@ -309,6 +311,66 @@ test_detector_uses_device_preprocessing (void)
   vq_detector_free (gpu);
 }
 
+static void
+test_device_decode (void)
+{
+  /* Candidates decoded on the device against vq_decode_outputs() on the
+   * same run's outputs: same boxes, classes and scores, same order; at the
+   * model's threshold and at a low one (thousands of candidates). */
+  GError *error = NULL;
+  char *path = vq_test_cache_file ("nanodet.vqm");
+  vq_model *model = vq_model_load (path, &error);
+  g_assert_no_error (error);
+  vq_engine_options options;
+  vq_engine_options_init (&options);
+  options.backend = VQ_BACKEND_VULKAN;
+  options.device = "0";
+  vq_engine *engine = vq_engine_new (model, &options, &error);
+  g_assert_no_error (error);
+  vq_vk_engine *vk = vq__engine_backend_state (engine);
+  vq_frame frame;
+  guint8 *data = make_frame (VQ_PIXEL_RGB, photo_w, photo_h, &frame);
+  g_assert_true (vq__vk_engine_run_frame (vk, &frame, &model->input, &model->preprocess,
+                                          VQ_FIT_MODE_COUNT, NULL, &error));
+  g_assert_no_error (error);
+
+  float thresholds[] = {model->decoder.score_threshold, 0.05f, 0.6f};
+  for (gsize t = 0; t < G_N_ELEMENTS (thresholds); t++) {
+    vq_decode_options decode;
+    vq_decode_options_from_model (&decode, model);
+    decode.score_threshold = thresholds[t];
+    GArray *host = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+    GArray *device = g_array_new (FALSE, FALSE, sizeof (vq_detection));
+    gboolean done = FALSE;
+    g_assert_true (vq__vk_engine_decode (vk, model, &decode, device, &done, &error));
+    g_assert_no_error (error);
+    g_assert_true (done);
+    g_assert_true (vq_decode_outputs (model, engine, &decode, host, &error));
+    g_assert_no_error (error);
+    g_test_message ("threshold %.2f: %u candidates on the host, %u on the device",
+                    (double) thresholds[t], host->len, device->len);
+    g_assert_cmpuint (host->len, >, 0);
+    g_assert_cmpuint (host->len, ==, device->len);
+    double worst = 0;
+    for (guint i = 0; i < host->len; i++) {
+      const vq_detection *a = &g_array_index (host, vq_detection, i);
+      const vq_detection *b = &g_array_index (device, vq_detection, i);
+      g_assert_cmpint (a->class_id, ==, b->class_id);
+      g_assert_cmpfloat (a->confidence, ==, b->confidence);
+      worst = MAX (worst, fabs (a->x - b->x) + fabs (a->y - b->y) + fabs (a->w - b->w) +
+                            fabs (a->h - b->h));
+    }
+    g_test_message ("largest box difference %.3g px", worst);
+    g_assert_cmpfloat (worst, <=, 1e-3);
+    g_array_unref (host);
+    g_array_unref (device);
+  }
+  g_free (data);
+  vq_engine_free (engine);
+  vq_model_free (model);
+  g_free (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,6 +381,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/frame/fit-modes-and-sizes", test_fit_modes_and_sizes);
   g_test_add_func ("/vulkan/frame/errors", test_errors);
   g_test_add_func ("/vulkan/frame/detector", test_detector_uses_device_preprocessing);
+  g_test_add_func ("/vulkan/frame/device-decode", test_device_decode);
   int status = g_test_run ();
   g_free (photo);
   return status;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "vqcore/engine.h"
+#include "vqcore/detect.h"
 #include "vqcore/image.h"
 
 typedef struct {
@@ -29,6 +30,12 @@ typedef struct {
   gboolean (*run_frame) (void *state, const vq_frame *frame, const vq_input_spec *input,
                          const vq_preprocess *pre, vq_fit_mode fit, vq_letterbox *mapping,
                          GError **error);
+  /* Optional (NULL: not offered): decodes the last run's outputs on the
+   * device into candidates (vq_decode_outputs()'s result and order, before
+   * NMS), so only those travel back. *done FALSE when this model's head or
+   * outputs are not supported: the caller decodes on the host. */
+  gboolean (*decode) (void *state, const vq_model *model, const vq_decode_options *options,
+                      GArray *out, gboolean *done, GError **error);
 } vq__backend;
 
 extern const vq__backend vq__cpu_backend;
@@ -48,6 +55,12 @@ gboolean vq__engine_run_frame (vq_engine *engine, const vq_frame *frame,
                                const vq_input_spec *input, const vq_preprocess *pre,
                                vq_fit_mode fit, vq_letterbox *mapping, gboolean *done,
                                GError **error);
+
+/* The backend's decode when it has one (see vq__backend.decode); else
+ * returns TRUE with *done FALSE. */
+gboolean vq__engine_decode (vq_engine *engine, const vq_model *model,
+                            const vq_decode_options *options, GArray *out, gboolean *done,
+                            GError **error);
 
 /* For benchmarks and tests: the engine's activation memory in bytes. */
 size_t vq__engine_activation_bytes (const vq_engine *engine);

@@ -170,6 +170,16 @@ vq__engine_run_frame (vq_engine *engine, const vq_frame *frame, const vq_input_s
   return engine->backend->run_frame (engine->state, frame, input, pre, fit, mapping, error);
 }
 
+gboolean
+vq__engine_decode (vq_engine *engine, const vq_model *model, const vq_decode_options *options,
+                   GArray *out, gboolean *done, GError **error)
+{
+  *done = FALSE;
+  if (engine->backend->decode == NULL)
+    return TRUE;
+  return engine->backend->decode (engine->state, model, options, out, done, error);
+}
+
 size_t
 vq__engine_activation_bytes (const vq_engine *engine)
 {

@@ -145,8 +145,14 @@ vq_detector_run (vq_detector *detector, const vq_frame *frame, GArray *detection
   if (!done && !vq_preprocess_frame (frame, &model->input, &model->preprocess, detector->fit,
                                      detector->input, &mapping, error))
     return FALSE;
+  /* Likewise a backend may decode on its device, so that only candidate
+   * boxes come back. */
+  gboolean decoded = FALSE;
   if ((!done && !vq_engine_run (detector->engine, detector->input, error)) ||
-      !vq_decode_outputs (model, detector->engine, &detector->decode, detections, error)) {
+      !vq__engine_decode (detector->engine, model, &detector->decode, detections, &decoded,
+                          error) ||
+      (!decoded &&
+       !vq_decode_outputs (model, detector->engine, &detector->decode, detections, error))) {
     g_prefix_error (error, "%s: ", detector->model_path);
     return FALSE;
   }

@@ -29,6 +29,8 @@ struct vq_vk_engine {
   float **outputs;        /* per graph output, in its logical layout */
   double create_ms;
   vq_vk_frame_state *frame; /* device preprocessing (frame.c), made on first use */
+  vq_vk_decode_state *decode; /* device decoding (decode.c), made on first use */
+  bool outputs_stale;       /* the last run's outputs are not read back yet */
 };
 
 static gboolean
@@ -288,6 +290,7 @@ vq__vk_engine_free (vq_vk_engine *e)
   if (ctx) {
     ctx->vk.vkDeviceWaitIdle (ctx->device);
     vq__vk_frame_state_free (ctx, e->frame);
+    vq__vk_decode_state_free (ctx, e->decode);
     if (e->cmd)
       ctx->vk.vkFreeCommandBuffers (ctx->device, ctx->command_pool, 1, &e->cmd);
     if (e->timestamps)
@@ -334,15 +337,36 @@ read_value (vq_vk_engine *e, uint32_t id, float *out, GError **error)
   return TRUE;
 }
 
-gboolean
-vq__vk_engine_run_input_ready (vq_vk_engine *e, GError **error)
+/* Outputs are read back only when asked for: a detector that decodes on the
+ * device (decode.c) never needs the 1.7 MB of NanoDet's raw outputs. */
+static gboolean
+ensure_outputs (vq_vk_engine *e, GError **error)
 {
-  if (!vq__vk_command_run (e->ctx, e->cmd, error))
-    return FALSE;
+  if (!e->outputs_stale)
+    return TRUE;
   for (uint32_t i = 0; i < e->graph->n_outputs; i++)
     if (!read_value (e, e->graph->outputs[i], e->outputs[i], error))
       return FALSE;
+  e->outputs_stale = false;
   return TRUE;
+}
+
+/* For accessors without an error channel. */
+static void
+ensure_outputs_or_warn (vq_vk_engine *e)
+{
+  GError *error = NULL;
+  if (!ensure_outputs (e, &error)) {
+    g_warning ("vqcore: reading Vulkan outputs: %s", error->message);
+    g_error_free (error);
+  }
+}
+
+gboolean
+vq__vk_engine_run_input_ready (vq_vk_engine *e, GError **error)
+{
+  e->outputs_stale = true;
+  return vq__vk_command_run (e->ctx, e->cmd, error);
 }
 
 gboolean
@@ -369,7 +393,30 @@ vq__vk_engine_input_target (vq_vk_engine *e)
 const float *
 vq__vk_engine_output (vq_vk_engine *e, uint32_t index)
 {
+  ensure_outputs_or_warn (e);
   return e->outputs[index];
+}
+
+gboolean
+vq__vk_engine_output_place (vq_vk_engine *e, uint32_t index, vq_vk_output_place *place)
+{
+  if (index >= e->graph->n_outputs)
+    return FALSE;
+  const vq_vk_place *p = &e->plan.values[e->graph->outputs[index]];
+  place->view = e->views[p->root];
+  place->plane0 = p->plane0;
+  place->c = p->c;
+  place->hw = p->h * p->w;
+  place->transposed = p->transposed;
+  return TRUE;
+}
+
+vq_vk_context *
+vq__vk_engine_context (vq_vk_engine *e, vq_vk_decode_state ***decode)
+{
+  if (decode)
+    *decode = &e->decode;
+  return e->ctx;
 }
 
 gboolean
@@ -453,6 +500,7 @@ static vq_tensor_view
 vulkan_output (void *state, uint32_t index)
 {
   vq_vk_engine *e = state;
+  ensure_outputs_or_warn (e);
   vq_tensor_view view = {e->graph->values[e->graph->outputs[index]].shape, e->outputs[index]};
   return view;
 }
@@ -483,6 +531,13 @@ vulkan_run_frame (void *state, const vq_frame *frame, const vq_input_spec *input
   return vq__vk_engine_run_frame (state, frame, input, pre, fit, mapping, error);
 }
 
+static gboolean
+vulkan_decode (void *state, const vq_model *model, const vq_decode_options *options,
+               GArray *out, gboolean *done, GError **error)
+{
+  return vq__vk_engine_decode (state, model, options, out, done, error);
+}
+
 const vq__backend vq__vulkan_backend = {
   .name = "vulkan",
   .create = vulkan_create,
@@ -493,4 +548,5 @@ const vq__backend vq__vulkan_backend = {
   .device_name = vulkan_device_name,
   .activation_bytes = vulkan_activation_bytes,
   .run_frame = vulkan_run_frame,
+  .decode = vulkan_decode,
 };

@@ -13,6 +13,17 @@
 
 typedef struct vq_vk_engine vq_vk_engine;
 typedef struct vq_vk_frame_state vq_vk_frame_state;
+typedef struct vq_vk_decode_state vq_vk_decode_state;
+
+/* Where graph output `index` lives: the packed-4 view of its root, first
+ * plane, channels and pixels of that storage, and whether the output is a
+ * transposed view ([1, N, C] read from C channels x N pixels). */
+typedef struct {
+  VkBufferView view;
+  int32_t plane0;
+  int32_t c, hw;
+  bool transposed;
+} vq_vk_output_place;
 
 /* Where the graph input lives on the device, for device-side preprocessing
  * (frame.c): the packed-4 view of its root value, its first plane, its
@@ -52,6 +63,18 @@ gboolean vq__vk_engine_run_frame (vq_vk_engine *engine, const vq_frame *frame,
                                   const vq_input_spec *input, const vq_preprocess *pre,
                                   vq_fit_mode fit, vq_letterbox *mapping, GError **error);
 void vq__vk_frame_state_free (vq_vk_context *ctx, vq_vk_frame_state *state);
+gboolean vq__vk_engine_output_place (vq_vk_engine *engine, uint32_t index,
+                                     vq_vk_output_place *place);
+/* The engine's device, and its slot for the decoding state. */
+vq_vk_context *vq__vk_engine_context (vq_vk_engine *engine, vq_vk_decode_state ***decode);
+/* Decodes the last run's outputs on the device (shaders/decode.comp) into
+ * candidates in model-input pixels, in vq_decode_outputs()'s order, before
+ * NMS; *done FALSE (and nothing appended) when the model's decoder or output
+ * layout is not one the shader handles: then decode on the host. */
+gboolean vq__vk_engine_decode (vq_vk_engine *engine, const vq_model *model,
+                               const vq_decode_options *options, GArray *out, gboolean *done,
+                               GError **error);
+void vq__vk_decode_state_free (vq_vk_context *ctx, vq_vk_decode_state *state);
 gboolean vq__vk_engine_read_value (vq_vk_engine *engine, uint32_t id, float *out);
 const char *vq__vk_engine_device_name (const vq_vk_engine *engine);
 gsize vq__vk_engine_arena_bytes (const vq_vk_engine *engine);
