@@ -365,6 +365,8 @@ test_device_decode (void)
     g_array_unref (host);
     g_array_unref (device);
   }
+  g_assert_cmpint (g_atomic_int_get (&vq__vk_engine_context (vk, NULL)->validation_messages),
+                   ==, 0);
   g_free (data);
   vq_engine_free (engine);
   vq_model_free (model);
