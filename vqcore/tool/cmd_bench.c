@@ -151,6 +151,9 @@ time_frame (vq_model *model, vq_engine *engine, const vq_frame *frame, int itera
     gint64 t0 = g_get_monotonic_time ();
     double c0 = process_cpu_ms ();
     ok = vq_engine_run (engine, input, error);
+    /* TF.js's figure includes downloading the outputs; so does this one. */
+    for (uint32_t o = 0; ok && o < model->graph->n_outputs; o++)
+      (void) vq_engine_output (engine, o);
     graph_ms[i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
     graph_cpu[i] = process_cpu_ms () - c0;
   }
@@ -269,8 +272,8 @@ static gboolean
 print_conv_shapes (const vq_model *model, const char *device, int runs, GError **error)
 {
   const vq_graph *g = model->graph;
-  printf ("\n%-30s %3s %9s %9s %9s %7s %7s\n", "conv shape (in -> out)", "n", "dense ms",
-          "vq8 ms", "vq4 ms", "vq8/d", "vq4/d");
+  printf ("\n%-30s %3s %9s %9s %9s %7s %7s  %s\n", "conv shape (in -> out)", "n", "dense ms",
+          "vq8 ms", "vq4 ms", "vq8/d", "vq4/d", "model's own VQ: ms, /d, setting");
   for (uint32_t t = 0; t < g->n_nodes; t++) {
     const vq_node *node = &g->nodes[t];
     gboolean seen = FALSE;
@@ -294,13 +297,20 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
                                   in->dims[2], out->dims[1], out->dims[2]);
     printf ("%-30s %3d %9.3f", name, count, times.dense_ms);
     if (times.vq8_ms > 0)
-      printf (" %9.3f %9.3f %7.3f %7.3f\n", times.vq8_ms, times.vq4_ms,
+      printf (" %9.3f %9.3f %7.3f %7.3f", times.vq8_ms, times.vq4_ms,
               times.vq8_ms / times.dense_ms, times.vq4_ms / times.dense_ms);
     else
-      printf (" %9s %9s %7s %7s\n", "-", "-", "-", "-");
+      printf (" %9s %9s %7s %7s", "-", "-", "-", "-");
+    if (times.own_ms > 0) {
+      const vq_shape *cb = &g->blobs[node->p.conv.weights.codebook].shape;
+      printf ("  %7.3f %6.3f d%dk%d", times.own_ms, times.own_ms / times.dense_ms, cb->dims[1],
+              cb->dims[0]);
+    }
+    printf ("\n");
     g_free (name);
   }
-  printf ("(vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16; %d runs each;\n"
+  printf ("(vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16; n: convs of\n"
+          " that shape; the first such conv's own VQ weights when it has them; %d runs each;\n"
           " GPU-timestamp wall time: compare the ratios, not the ms, on a loaded machine)\n",
           runs);
   return TRUE;

@@ -8,7 +8,7 @@
 
 #include "backend.h"
 
-enum { VARIANTS = 3 };
+enum { VARIANTS = 4 };
 
 /* A graph holding a copy of conv `src` of `model` with random weights:
  * dense fp32 (variant 0), VQ d=4 K=256 8-bit indices (1), VQ d=8 K=16 4-bit
@@ -36,7 +36,20 @@ conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
   p->weights.dense = p->weights.codebook = p->weights.indices = p->weights.scales = -1;
   p->bias = -1;
 
-  if (variant == 0) {
+  if (variant == 3) {
+    /* The model's own VQ weights, as they are. */
+    const vq_blob *cb = &model->blobs[sp->weights.codebook];
+    const vq_blob *ix = &model->blobs[sp->weights.indices];
+    p->weights.codebook = (int32_t) vq_graph_add_blob_copy (graph, "codebook", cb->dtype,
+                                                            &cb->shape, cb->data);
+    p->weights.indices = (int32_t) vq_graph_add_blob_copy (graph, "indices", ix->dtype,
+                                                           &ix->shape, ix->data);
+    if (sp->weights.scales >= 0) {
+      const vq_blob *sc = &model->blobs[sp->weights.scales];
+      p->weights.scales = (int32_t) vq_graph_add_blob_copy (graph, "scales", sc->dtype,
+                                                            &sc->shape, sc->data);
+    }
+  } else if (variant == 0) {
     gsize count = (gsize) sp->out_channels * row;
     float *w = g_new (float, count);
     for (gsize i = 0; i < count; i++)
@@ -93,8 +106,9 @@ vq__vk_conv_times (const vq_graph *model, uint32_t node, const char *device, int
   }
   int32_t cin_g = model->values[src->inputs[0]].shape.dims[1] / src->p.conv.groups;
   for (int v = 0; v < VARIANTS; v++) {
-    /* conv2d_gemm decodes VQ weights 4 input channels at a time. */
-    if (v > 0 && cin_g % 4 != 0)
+    /* conv2d_gemm decodes VQ weights 4 input channels at a time; variant 3
+     * exists only for a VQ layer. */
+    if ((v > 0 && cin_g % 4 != 0) || (v == 3 && src->p.conv.weights.dense >= 0))
       continue;
     graphs[v] = conv_graph (model, src, v, rand);
     if (!vq_graph_validate (graphs[v], error))
@@ -124,7 +138,8 @@ vq__vk_conv_times (const vq_graph *model, uint32_t node, const char *device, int
       if (r >= 0)
         ms[v][r] = node_ms;
     }
-  double *medians[VARIANTS] = {&times->dense_ms, &times->vq8_ms, &times->vq4_ms};
+  double *medians[VARIANTS] = {&times->dense_ms, &times->vq8_ms, &times->vq4_ms,
+                               &times->own_ms};
   for (int v = 0; v < VARIANTS; v++)
     if (ms[v]) {
       qsort (ms[v], runs, sizeof (double), compare_doubles);

@@ -10,6 +10,7 @@ typedef struct {
   double dense_ms; /* median ms per dispatch, dense fp32 weights */
   double vq8_ms;   /* VQ, 8-bit indices, d = 4, K = 256; 0 when not applicable */
   double vq4_ms;   /* VQ, 4-bit indices, d = 8, K = 16; 0 when not applicable */
+  double own_ms;   /* the model's own VQ weights; 0 when the layer is dense */
 } vq_vk_conv_times;
 
 /* Times node `node` (a conv2d of `graph`) on `device` (NULL: the default),
