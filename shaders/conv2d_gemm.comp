@@ -20,6 +20,7 @@
  */
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
 
 #include "common.glsl"
 
@@ -125,7 +126,24 @@ void main ()
      * overlap the chunk as bytes from a 4-aligned position (ROW4 texels of
      * 4), and pads codebook entries to whole texels: one fetch gives 4
      * indices or 4 values of an entry. A sub-vector may straddle chunks. */
-    {
+    if ((4 * KHKW) % VQ_D == 0) {
+      /* Chunks hold whole sub-vectors (every d but 5 here): sub-vector sl of
+       * the chunk fills w_rows[h][sl * d ..], constant indices once the
+       * loops are unrolled, so w_rows stays out of per-lane scratch memory. */
+      const int SUBS = 4 * KHKW / VQ_D;
+      for (int h = 0; h < 2; h++) {
+        uvec4 codes[ROW4];
+        [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
+          codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+        [[unroll]] for (int sl = 0; sl < SUBS; sl++)
+          [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
+            vec4 cb = texelFetch (u_weights, int (codes[sl / 4][sl % 4]) * ((VQ_D + 3) / 4) + e4);
+            [[unroll]] for (int m = 0; m < 4; m++)
+              if (4 * e4 + m < VQ_D)
+                w_rows[h][sl * VQ_D + 4 * e4 + m] = cb[m];
+          }
+      }
+    } else {
       int base = c4 * 4 * KHKW;
       int first = base / VQ_D;
       for (int h = 0; h < 2; h++)
