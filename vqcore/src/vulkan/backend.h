@@ -46,12 +46,17 @@ vq_vk_engine *vq__vk_engine_new (const vq_graph *graph, const char *device, gboo
 vq_vk_engine *vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reuse,
                                       gboolean decline_cpu_device, GError **error);
 void vq__vk_engine_free (vq_vk_engine *engine);
+/* NULL when backend AUTO takes ctx's device, else why not (g_free). */
+char *vq__vk_auto_declines (const vq_vk_context *ctx);
 /* What backend AUTO makes of the Vulkan devices, in words (g_free): the
  * device it would use, or why it uses the CPU engine instead (for reports
  * such as `vq bench`; opens and closes a device, compiles nothing). */
 char *vq__vk_auto_choice (const char *device);
 gboolean vq__vk_engine_run (vq_vk_engine *engine, const float *input, GError **error);
 const float *vq__vk_engine_output (vq_vk_engine *engine, uint32_t index);
+/* Output `index` with its logical shape (read back on first use after a
+ * run). */
+vq_tensor_view vq__vk_engine_output_view (vq_vk_engine *engine, uint32_t index);
 /* Runs the network on what is already in the input value (written on the
  * device) and reads the outputs back. */
 gboolean vq__vk_engine_run_input_ready (vq_vk_engine *engine, GError **error);
