@@ -7,9 +7,10 @@
 
 /* Backend AUTO's policy, in one place. A CPU-type Vulkan device (lavapipe)
  * is declined unless the caller named a device: on this project's test
- * machine (2 cores, AVX-512) NanoDet-416 costs ~0.22 CPU-s per frame through
- * lavapipe and ~0.06 through the native CPU engine (`vq bench`), so the CPU
- * engine is the faster choice wherever lavapipe is the only device. Any
+ * machine (2 cores, AVX-512) NanoDet-416 costs ~0.19 CPU-s per frame through
+ * lavapipe and ~0.05 through the native CPU engine (`vq bench`, float and
+ * VQ models alike), so the CPU engine is the faster choice wherever lavapipe
+ * is the best device. Any
  * other device type (discrete, integrated, virtual GPU) is taken. Returns
  * NULL when AUTO takes the device, else why not (g_free). */
 char *
