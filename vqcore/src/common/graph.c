@@ -274,14 +274,25 @@ vq_conv_weights_to_f32 (const vq_graph *graph, const vq_node *node, float *out)
   const vq_blob *codebook = &graph->blobs[w->codebook];
   const vq_blob *indices = &graph->blobs[w->indices];
   const vq_blob *scales = w->scales >= 0 ? &graph->blobs[w->scales] : NULL;
+  int64_t K = codebook->shape.dims[0];
   int64_t d = codebook->shape.dims[1];
   int64_t row = count / conv->out_channels;
   int64_t per_row = (row + d - 1) / d;
+
+  /* Convert the codebook once: per-weight fp16 conversions made decoding
+   * NanoDet slow enough to show under valgrind. */
+  float *entries = g_new (float, K * d);
+  for (int64_t i = 0; i < K * d; i++)
+    entries[i] = vq_blob_get_f32 (codebook, i);
   for (int64_t o = 0; o < conv->out_channels; o++) {
     float scale = scales ? vq_blob_get_f32 (scales, o) : 1.0f;
-    for (int64_t j = 0; j < row; j++) {
-      uint32_t code = vq_index_at (indices, o * per_row + j / d);
-      out[o * row + j] = vq_blob_get_f32 (codebook, (int64_t) code * d + j % d) * scale;
+    float *dst = out + o * row;
+    for (int64_t s = 0; s < per_row; s++) {
+      const float *code = entries + (int64_t) vq_index_at (indices, o * per_row + s) * d;
+      int64_t n = MIN (d, row - s * d); /* the last sub-vector may be padding */
+      for (int64_t j = 0; j < n; j++)
+        dst[s * d + j] = code[j] * scale;
     }
   }
+  g_free (entries);
 }
