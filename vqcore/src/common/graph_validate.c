@@ -7,23 +7,11 @@
 #include "vqcore/error.h"
 #include "vqcore/graph.h"
 
+#include "error_private.h"
+
 #define MAX_DIM (1 << 24)
 #define MAX_NUMEL ((int64_t) 1 << 31)
 
-static gboolean
-fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail (GError **error, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, VQ_ERROR, VQ_ERROR_FORMAT, message);
-  g_free (message);
-  return FALSE;
-}
 
 /* Formats a shape as "[1, 3, 416, 416]" into a static-free buffer. */
 static const char *
@@ -41,16 +29,16 @@ check_shape (const vq_shape *shape, const char *what, uint32_t id, const char *n
              GError **error)
 {
   if (shape->rank < 1 || shape->rank > VQ_MAX_RANK)
-    return fail (error, "%s %u '%s' has rank %u, expected 1 to %d", what, id, name, shape->rank,
+    return vq__fail_format (error, "%s %u '%s' has rank %u, expected 1 to %d", what, id, name, shape->rank,
                  VQ_MAX_RANK);
   int64_t numel = 1;
   for (uint32_t i = 0; i < shape->rank; i++) {
     if (shape->dims[i] < 1 || shape->dims[i] > MAX_DIM)
-      return fail (error, "%s %u '%s' has dim %u = %d, expected 1 to %d", what, id, name, i,
+      return vq__fail_format (error, "%s %u '%s' has dim %u = %d, expected 1 to %d", what, id, name, i,
                    shape->dims[i], MAX_DIM);
     numel *= shape->dims[i];
     if (numel > MAX_NUMEL)
-      return fail (error, "%s %u '%s' has more than 2^31 elements", what, id, name);
+      return vq__fail_format (error, "%s %u '%s' has more than 2^31 elements", what, id, name);
   }
   return TRUE;
 }
@@ -59,16 +47,16 @@ static gboolean
 check_blob (const vq_blob *blob, uint32_t id, GError **error)
 {
   if ((unsigned) blob->dtype >= VQ_DTYPE_COUNT)
-    return fail (error, "blob %u '%s' has an invalid dtype %d", id, blob->name, (int) blob->dtype);
+    return vq__fail_format (error, "blob %u '%s' has an invalid dtype %d", id, blob->name, (int) blob->dtype);
   if (!check_shape (&blob->shape, "blob", id, blob->name, error))
     return FALSE;
   uint64_t expected = vq_dtype_bytes (blob->dtype, vq_shape_numel (&blob->shape));
   if (blob->nbytes != expected)
-    return fail (error, "blob %u '%s' has %" G_GUINT64_FORMAT " bytes, its %s shape needs %"
+    return vq__fail_format (error, "blob %u '%s' has %" G_GUINT64_FORMAT " bytes, its %s shape needs %"
                  G_GUINT64_FORMAT, id, blob->name, blob->nbytes, vq_dtype_name (blob->dtype),
                  expected);
   if (blob->data == NULL)
-    return fail (error, "blob %u '%s' has no data", id, blob->name);
+    return vq__fail_format (error, "blob %u '%s' has no data", id, blob->name);
   return TRUE;
 }
 
@@ -94,7 +82,7 @@ node_fail (const node_ctx *ctx, const char *format, ...)
   va_start (args, format);
   char *message = g_strdup_vprintf (format, args);
   va_end (args);
-  fail (ctx->error, "node %u '%s' (%s): %s", ctx->index, ctx->node->name,
+  vq__fail_format (ctx->error, "node %u '%s' (%s): %s", ctx->index, ctx->node->name,
         vq_op_name (ctx->node->op), message);
   g_free (message);
   return FALSE;
@@ -427,7 +415,7 @@ check_node_io (const node_ctx *ctx, gboolean *written)
   const vq_node *node = ctx->node;
   const vq_graph *graph = ctx->graph;
   if ((unsigned) node->op >= VQ_OP_COUNT)
-    return fail (ctx->error, "node %u '%s' has an invalid op %d", ctx->index, node->name,
+    return vq__fail_format (ctx->error, "node %u '%s' has an invalid op %d", ctx->index, node->name,
                  (int) node->op);
   if ((unsigned) node->act >= VQ_ACT_COUNT)
     return node_fail (ctx, "invalid activation %d", (int) node->act);
@@ -476,7 +464,7 @@ vq_graph_validate (const vq_graph *graph, GError **error)
     if (!check_shape (&graph->values[i].shape, "value", i, graph->values[i].name, error))
       return false;
   if (graph->n_inputs == 0 || graph->n_outputs == 0)
-    return fail (error, "the graph has %u inputs and %u outputs; it needs at least one of each",
+    return vq__fail_format (error, "the graph has %u inputs and %u outputs; it needs at least one of each",
                  graph->n_inputs, graph->n_outputs);
 
   gboolean *written = g_new0 (gboolean, graph->n_values);
@@ -487,10 +475,10 @@ vq_graph_validate (const vq_graph *graph, GError **error)
   for (uint32_t i = 0; i < graph->n_inputs && ok; i++) {
     uint32_t id = graph->inputs[i];
     if (id >= graph->n_values)
-      ok = fail (error, "graph input %u is value %u, out of range (%u values)", i, id,
+      ok = vq__fail_format (error, "graph input %u is value %u, out of range (%u values)", i, id,
                  graph->n_values);
     else if (written[id])
-      ok = fail (error, "graph input %u (value %u '%s') is listed twice", i, id,
+      ok = vq__fail_format (error, "graph input %u (value %u '%s') is listed twice", i, id,
                  graph->values[id].name);
     else
       written[id] = TRUE;
@@ -502,15 +490,15 @@ vq_graph_validate (const vq_graph *graph, GError **error)
   for (uint32_t i = 0; i < graph->n_outputs && ok; i++) {
     uint32_t id = graph->outputs[i];
     if (id >= graph->n_values)
-      ok = fail (error, "graph output %u is value %u, out of range (%u values)", i, id,
+      ok = vq__fail_format (error, "graph output %u is value %u, out of range (%u values)", i, id,
                  graph->n_values);
     else if (!written[id])
-      ok = fail (error, "graph output %u (value %u '%s') is never written", i, id,
+      ok = vq__fail_format (error, "graph output %u (value %u '%s') is never written", i, id,
                  graph->values[id].name);
   }
   for (uint32_t i = 0; i < graph->n_values && ok; i++)
     if (!written[i])
-      ok = fail (error, "value %u '%s' is never written (neither a graph input nor a node output)",
+      ok = vq__fail_format (error, "value %u '%s' is never written (neither a graph input nor a node output)",
                  i, graph->values[i].name);
   g_free (written);
   g_free (max_code);

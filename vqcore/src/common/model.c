@@ -8,6 +8,8 @@
 #include "vqcore/error.h"
 #include "vqcore/model.h"
 
+#include "error_private.h"
+
 #ifndef VQ_DATADIR
 #define VQ_DATADIR "/usr/local/share/vqdetect"
 #endif
@@ -31,20 +33,6 @@ vq_model_free (vq_model *model)
   g_free (model);
 }
 
-static gboolean
-fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail (GError **error, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, VQ_ERROR, VQ_ERROR_FORMAT, message);
-  g_free (message);
-  return FALSE;
-}
 
 static gboolean
 check_output (const vq_model *model, const char *what, uint32_t level, int32_t index,
@@ -52,17 +40,17 @@ check_output (const vq_model *model, const char *what, uint32_t level, int32_t i
 {
   const vq_graph *graph = model->graph;
   if (index < 0 || (uint32_t) index >= graph->n_outputs)
-    return fail (error, "decoder level %u %s output index %d is out of range (%u graph outputs)",
+    return vq__fail_format (error, "decoder level %u %s output index %d is out of range (%u graph outputs)",
                  level, what, index, graph->n_outputs);
   if (graph->outputs[index] >= graph->n_values)
-    return fail (error, "graph output %d is out of range", index);
+    return vq__fail_format (error, "graph output %d is out of range", index);
   const vq_shape *shape = &graph->values[graph->outputs[index]].shape;
   if (shape->rank != 3 || shape->dims[0] != 1 || shape->dims[1] != n || shape->dims[2] != width) {
     char buf[96] = "";
     int len = 0;
     for (uint32_t i = 0; i < shape->rank && i < VQ_MAX_RANK; i++)
       len += g_snprintf (buf + len, sizeof buf - len, "%s%d", i ? ", " : "", shape->dims[i]);
-    return fail (error, "decoder level %u (stride %d) %s output %d has shape [%s], expected "
+    return vq__fail_format (error, "decoder level %u (stride %d) %s output %d has shape [%s], expected "
                  "[1, %d, %d]", level, model->decoder.strides[level], what, index, buf, n, width);
   }
   return TRUE;
@@ -73,24 +61,24 @@ check_decoder (const vq_model *model, GError **error)
 {
   const vq_decoder *dec = &model->decoder;
   if ((unsigned) dec->kind >= VQ_DECODER_KIND_COUNT)
-    return fail (error, "invalid decoder kind %d", (int) dec->kind);
+    return vq__fail_format (error, "invalid decoder kind %d", (int) dec->kind);
   if (dec->num_classes < 1 || dec->num_classes > MAX_CLASSES)
-    return fail (error, "decoder num_classes %d is out of range (1 to %d)", dec->num_classes,
+    return vq__fail_format (error, "decoder num_classes %d is out of range (1 to %d)", dec->num_classes,
                  MAX_CLASSES);
   if (dec->reg_max < 0 || dec->reg_max > MAX_REG_MAX)
-    return fail (error, "decoder reg_max %d is out of range (0 to %d)", dec->reg_max, MAX_REG_MAX);
+    return vq__fail_format (error, "decoder reg_max %d is out of range (0 to %d)", dec->reg_max, MAX_REG_MAX);
   if (dec->n_levels < 1 || dec->n_levels > VQ_MAX_LEVELS)
-    return fail (error, "decoder has %u levels, expected 1 to %d", dec->n_levels, VQ_MAX_LEVELS);
+    return vq__fail_format (error, "decoder has %u levels, expected 1 to %d", dec->n_levels, VQ_MAX_LEVELS);
   if (!(dec->score_threshold >= 0.0f && dec->score_threshold <= 1.0f))
-    return fail (error, "decoder score_threshold %g is outside [0, 1]", dec->score_threshold);
+    return vq__fail_format (error, "decoder score_threshold %g is outside [0, 1]", dec->score_threshold);
   if (!(dec->nms_iou >= 0.0f && dec->nms_iou <= 1.0f))
-    return fail (error, "decoder nms_iou %g is outside [0, 1]", dec->nms_iou);
+    return vq__fail_format (error, "decoder nms_iou %g is outside [0, 1]", dec->nms_iou);
   if (dec->max_detections < 1)
-    return fail (error, "decoder max_detections %d must be positive", dec->max_detections);
+    return vq__fail_format (error, "decoder max_detections %d must be positive", dec->max_detections);
   for (uint32_t l = 0; l < dec->n_levels; l++) {
     int32_t stride = dec->strides[l];
     if (stride < 1 || stride > MAX_INPUT_SIDE)
-      return fail (error, "decoder level %u stride %d is out of range", l, stride);
+      return vq__fail_format (error, "decoder level %u stride %d is out of range", l, stride);
     /* Grids round up: a partial cell at the border still gets an anchor. */
     int64_t n = (int64_t) ((model->input.height + stride - 1) / stride)
                 * ((model->input.width + stride - 1) / stride);
@@ -109,30 +97,30 @@ vq_model_validate (const vq_model *model, GError **error)
   g_return_val_if_fail (model != NULL, FALSE);
   const vq_graph *graph = model->graph;
   if (graph == NULL || graph->n_inputs < 1)
-    return fail (error, "the model has no graph input");
+    return vq__fail_format (error, "the model has no graph input");
   const vq_input_spec *in = &model->input;
   if (in->channels != 3)
-    return fail (error, "input has %d channels; only 3-channel images are supported", in->channels);
+    return vq__fail_format (error, "input has %d channels; only 3-channel images are supported", in->channels);
   if (in->width < 1 || in->width > MAX_INPUT_SIDE || in->height < 1 || in->height > MAX_INPUT_SIDE)
-    return fail (error, "input size %dx%d is out of range (1 to %d)", in->width, in->height,
+    return vq__fail_format (error, "input size %dx%d is out of range (1 to %d)", in->width, in->height,
                  MAX_INPUT_SIDE);
   if (graph->inputs[0] >= graph->n_values)
-    return fail (error, "graph input 0 is out of range");
+    return vq__fail_format (error, "graph input 0 is out of range");
   vq_shape expected = vq_shape_4d (1, in->channels, in->height, in->width);
   const vq_shape *actual = &graph->values[graph->inputs[0]].shape;
   if (!vq_shape_equal (actual, &expected))
-    return fail (error, "graph input 0 does not have the input shape [1, %d, %d, %d] (rank %u, "
+    return vq__fail_format (error, "graph input 0 does not have the input shape [1, %d, %d, %d] (rank %u, "
                  "dims %d, %d, %d, %d)", in->channels, in->height, in->width, actual->rank,
                  actual->dims[0], actual->dims[1], actual->dims[2], actual->dims[3]);
 
   const vq_preprocess *pre = &model->preprocess;
   if ((unsigned) pre->color_order >= VQ_COLOR_ORDER_COUNT)
-    return fail (error, "invalid colour order %d", (int) pre->color_order);
+    return vq__fail_format (error, "invalid colour order %d", (int) pre->color_order);
   if ((unsigned) pre->fit >= VQ_FIT_MODE_COUNT)
-    return fail (error, "invalid resize (fit) mode %d", (int) pre->fit);
+    return vq__fail_format (error, "invalid resize (fit) mode %d", (int) pre->fit);
   for (int c = 0; c < 3; c++)
     if (!isfinite (pre->mean[c]) || !isfinite (pre->std[c]) || pre->std[c] == 0.0f)
-      return fail (error, "preprocessing channel %d has mean %g and std %g; both must be finite "
+      return vq__fail_format (error, "preprocessing channel %d has mean %g and std %g; both must be finite "
                    "and std non-zero", c, pre->mean[c], pre->std[c]);
 
   if (!check_decoder (model, error))
@@ -141,15 +129,15 @@ vq_model_validate (const vq_model *model, GError **error)
   /* Labels are required: an application needs nothing but the model file,
    * and that includes the class names. */
   if (model->labels == NULL)
-    return fail (error, "the model has no labels (it needs %d)", model->decoder.num_classes);
+    return vq__fail_format (error, "the model has no labels (it needs %d)", model->decoder.num_classes);
   int32_t n_labels = 0;
   while (n_labels <= model->decoder.num_classes && model->labels[n_labels] != NULL)
     n_labels++;
   if (n_labels > model->decoder.num_classes)
-    return fail (error, "the model has more labels than its %d classes",
+    return vq__fail_format (error, "the model has more labels than its %d classes",
                  model->decoder.num_classes);
   if (n_labels != model->decoder.num_classes)
-    return fail (error, "the model has %d labels but %d classes", n_labels,
+    return vq__fail_format (error, "the model has %d labels but %d classes", n_labels,
                  model->decoder.num_classes);
   return TRUE;
 }
