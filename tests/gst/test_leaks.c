@@ -21,11 +21,18 @@ leaks_tracer (void)
   return found;
 }
 
+static GstPadProbeReturn
+count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer counter)
+{
+  g_atomic_int_inc ((gint *) counter);
+  return GST_PAD_PROBE_OK;
+}
+
 static guint
 run_pipeline (const char *video, guint interval)
 {
   gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! identity eos-after=%d ! "
-                                 "videoconvert ! vqdetect backend=cpu interval=%u ! vqoverlay ! "
+                                 "videoconvert ! vqdetect name=detect backend=cpu interval=%u ! vqoverlay ! "
                                  "fakesink", video, FRAMES, interval);
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);
@@ -33,8 +40,17 @@ run_pipeline (const char *video, guint interval)
   GstMessage *msg;
   guint messages = 0, detections = 0;
   gboolean done = FALSE;
+  gint entered = 0;
 
   g_assert_no_error (error);
+  /* Count the frames that reach vqdetect: identity's eos-after sometimes
+   * lets one frame fewer through, and what matters here is one message per
+   * frame the element saw. */
+  GstElement *detect = gst_bin_get_by_name (GST_BIN (pipeline), "detect");
+  GstPad *sink_pad = gst_element_get_static_pad (detect, "sink");
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &entered, NULL);
+  gst_object_unref (sink_pad);
+  gst_object_unref (detect);
   bus = gst_element_get_bus (pipeline);
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
                    GST_STATE_CHANGE_FAILURE);
@@ -57,7 +73,8 @@ run_pipeline (const char *video, guint interval)
   gst_object_unref (bus);
   gst_object_unref (pipeline);
   g_free (desc);
-  g_assert_cmpuint (messages, ==, FRAMES);
+  g_assert_cmpuint (messages, ==, (guint) g_atomic_int_get (&entered));
+  g_assert_cmpuint (messages, >=, FRAMES - 1);
   g_assert_cmpuint (detections, >, 0);
   return messages;
 }
