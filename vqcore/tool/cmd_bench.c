@@ -432,10 +432,7 @@ vq_cmd_bench (int argc, char **argv)
   status = 0;
 
 out:
-  if (error) {
-    vq_tool_fail ("bench", error->message);
-    g_error_free (error);
-  }
+  vq_tool_report_error ("bench", error);
   if (reader)
     vq_media_reader_close (reader);
   g_free (pixels);

@@ -243,10 +243,7 @@ vq_cmd_compress (int argc, char **argv)
   int status = 1;
   if (parse_args (argc, argv, &args, &input, &error) && run_compress (&args, input, &error))
     status = 0;
-  if (error) {
-    vq_tool_fail ("compress", error->message);
-    g_error_free (error);
-  }
+  vq_tool_report_error ("compress", error);
   g_free (input);
   g_free (args.output);
   g_strfreev (args.calib);

@@ -247,10 +247,7 @@ done:
     g_set_error (&error, VQ_ERROR, VQ_ERROR_IO, "cannot write %s", args.output);
     status = 1;
   }
-  if (error) {
-    vq_tool_fail ("detect", error->message);
-    g_error_free (error);
-  }
+  vq_tool_report_error ("detect", error);
   g_free (input);
   g_free (args.model);
   g_free (args.backend);

@@ -162,9 +162,6 @@ vq_cmd_eval (int argc, char **argv)
 
 done:
   g_option_context_free (context);
-  if (error) {
-    vq_tool_fail ("eval", error->message);
-    g_error_free (error);
-  }
+  vq_tool_report_error ("eval", error);
   return status;
 }

@@ -4,6 +4,8 @@
 #ifndef VQ_TOOL_COMMANDS_H
 #define VQ_TOOL_COMMANDS_H
 
+#include <glib.h>
+
 int vq_cmd_info (int argc, char **argv);
 int vq_cmd_convert (int argc, char **argv);
 int vq_cmd_detect (int argc, char **argv);
@@ -13,5 +15,9 @@ int vq_cmd_bench (int argc, char **argv);
 
 /* Prints "vq SUBCOMMAND: message" on stderr; returns 1 for `return`. */
 int vq_tool_fail (const char *subcommand, const char *message);
+
+/* The end of every subcommand: reports `error` with vq_tool_fail() and
+ * frees it; does nothing when it is NULL. */
+void vq_tool_report_error (const char *subcommand, GError *error);
 
 #endif

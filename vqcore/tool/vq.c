@@ -28,6 +28,15 @@ vq_tool_fail (const char *subcommand, const char *message)
   return 1;
 }
 
+void
+vq_tool_report_error (const char *subcommand, GError *error)
+{
+  if (error == NULL)
+    return;
+  vq_tool_fail (subcommand, error->message);
+  g_error_free (error);
+}
+
 static void
 print_usage (FILE *out)
 {
