@@ -2,7 +2,8 @@
  * dense F32/F16 convs, a grouped conv, convs already VQ): what it writes is
  * graph.h's VQ representation, decodes to exactly the codebook lookups,
  * survives save/load unchanged, runs on the CPU engine, is deterministic,
- * and bad options fail with a message. */
+ * stores a codebook shared by two convs once, and bad options fail with a
+ * message. */
 #include <math.h>
 #include <string.h>
 
@@ -86,6 +87,52 @@ assert_decodes_to_lookups (const vq_graph *graph, const vq_node *node)
   g_free (decoded);
 }
 
+/* The model saved at `path` runs on the CPU engine, and its outputs equal
+ * those of the same network with the decoded weights stored densely. */
+static void
+assert_engine_equals_decoded (const char *path, const float *frame)
+{
+  GError *error = NULL;
+  vq_model *loaded = vq_model_load (path, &error);
+  g_assert_no_error (error);
+  vq_model *dense = vq_model_load (path, &error);
+  g_assert_no_error (error);
+  for (uint32_t i = 0; i < dense->graph->n_nodes; i++) {
+    vq_node *node = &dense->graph->nodes[i];
+    if (node->op != VQ_OP_CONV2D || node->p.conv.weights.dense >= 0)
+      continue;
+    int64_t count = vq_conv_weight_count (dense->graph, node);
+    float *weights = g_new (float, count);
+    vq_conv_weights_to_f32 (dense->graph, node, weights);
+    const vq_value *in = &dense->graph->values[node->inputs[0]];
+    vq_shape shape = vq_shape_4d (node->p.conv.out_channels, in->shape.dims[1] / node->p.conv.groups,
+                                  node->p.conv.kernel_h, node->p.conv.kernel_w);
+    node->p.conv.weights.dense = (int32_t) vq_graph_add_blob_owned (dense->graph, "decoded",
+                                                                   VQ_DTYPE_F32, &shape, weights);
+    node = &dense->graph->nodes[i];
+    node->p.conv.weights.codebook = node->p.conv.weights.indices = -1;
+    node->p.conv.weights.scales = -1;
+  }
+  vq_engine_options options;
+  vq_engine_options_init (&options);
+  options.backend = VQ_BACKEND_CPU;
+  vq_engine *a = vq_engine_new (loaded, &options, &error);
+  g_assert_no_error (error);
+  vq_engine *b = vq_engine_new (dense, &options, &error);
+  g_assert_no_error (error);
+  g_assert_true (vq_engine_run (a, frame, &error));
+  g_assert_true (vq_engine_run (b, frame, &error));
+  for (uint32_t o = 0; o < loaded->graph->n_outputs; o++) {
+    vq_tensor_view va = vq_engine_output (a, o), vb = vq_engine_output (b, o);
+    g_assert_cmpmem (va.data, vq_shape_numel (&va.shape) * 4, vb.data,
+                     vq_shape_numel (&vb.shape) * 4);
+  }
+  vq_engine_free (a);
+  vq_engine_free (b);
+  vq_model_free (dense);
+  vq_model_free (loaded);
+}
+
 static void
 test_round_trip (void)
 {
@@ -128,40 +175,7 @@ test_round_trip (void)
 
   /* The loaded model runs on the CPU engine, and its outputs equal those of
    * the same network with the decoded weights stored densely. */
-  vq_model *dense = vq_model_load (path, &error);
-  g_assert_no_error (error);
-  for (uint32_t i = 0; i < dense->graph->n_nodes; i++) {
-    vq_node *node = &dense->graph->nodes[i];
-    if (node->op != VQ_OP_CONV2D || node->p.conv.weights.dense >= 0)
-      continue;
-    int64_t count = vq_conv_weight_count (dense->graph, node);
-    float *weights = g_new (float, count);
-    vq_conv_weights_to_f32 (dense->graph, node, weights);
-    const vq_value *in = &dense->graph->values[node->inputs[0]];
-    vq_shape shape = vq_shape_4d (node->p.conv.out_channels, in->shape.dims[1] / node->p.conv.groups,
-                                  node->p.conv.kernel_h, node->p.conv.kernel_w);
-    node->p.conv.weights.dense = (int32_t) vq_graph_add_blob_owned (dense->graph, "decoded",
-                                                                   VQ_DTYPE_F32, &shape, weights);
-    node = &dense->graph->nodes[i];
-    node->p.conv.weights.codebook = node->p.conv.weights.indices = -1;
-    node->p.conv.weights.scales = -1;
-  }
-  vq_engine_options options;
-  vq_engine_options_init (&options);
-  options.backend = VQ_BACKEND_CPU;
-  vq_engine *a = vq_engine_new (loaded, &options, &error);
-  g_assert_no_error (error);
-  vq_engine *b = vq_engine_new (dense, &options, &error);
-  g_assert_no_error (error);
-  g_assert_true (vq_engine_run (a, frames[0], &error));
-  g_assert_true (vq_engine_run (b, frames[0], &error));
-  for (uint32_t o = 0; o < loaded->graph->n_outputs; o++) {
-    vq_tensor_view va = vq_engine_output (a, o), vb = vq_engine_output (b, o);
-    g_assert_cmpmem (va.data, vq_shape_numel (&va.shape) * 4, vb.data,
-                     vq_shape_numel (&vb.shape) * 4);
-  }
-  vq_engine_free (a);
-  vq_engine_free (b);
+  assert_engine_equals_decoded (path, frames[0]);
 
   /* The measured per-layer output errors are finite and small-ish. */
   g_assert_true (vq_compress_measure (model, out, (const float *const *) frames, N_FRAMES, 2,
@@ -175,9 +189,127 @@ test_round_trip (void)
   g_unlink (path);
   g_free (path);
   vq_compress_report_clear (&report);
-  vq_model_free (dense);
   vq_model_free (loaded);
   vq_model_free (out);
+  free_frames (frames);
+  vq_model_free (model);
+}
+
+/* Compresses the sample with its two compressible convs (conv0, head1) at
+ * settings s0 and s1. */
+static vq_model *
+compress_pair (const vq_model *model, float **frames, const char *s0, const char *s1,
+               int n_threads, vq_compress_report *report, GError **error)
+{
+  vq_compress_options options;
+  vq_compress_options_init (&options);
+  options.n_threads = n_threads;
+  options.rows_per_frame = 64;
+  const char *names[2] = { "conv0", "head1" };
+  vq_layer_setting settings[2];
+  g_assert_true (vq_layer_setting_parse (s0, &settings[0], NULL));
+  g_assert_true (vq_layer_setting_parse (s1, &settings[1], NULL));
+  options.override_names = names;
+  options.override_settings = settings;
+  options.n_overrides = 2;
+  return vq_compress_model (model, (const float *const *) frames, N_FRAMES, &options, report,
+                            error);
+}
+
+static const vq_node *
+find_node (const vq_graph *graph, const char *name)
+{
+  for (uint32_t i = 0; i < graph->n_nodes; i++)
+    if (strcmp (graph->nodes[i].name, name) == 0)
+      return &graph->nodes[i];
+  g_assert_not_reached ();
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf st;
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return (gint64) st.st_size;
+}
+
+static void
+test_shared_codebook (void)
+{
+  vq_model *model = vq_test_sample_model ();
+  float **frames = calibration_frames (model);
+  GError *error = NULL;
+  vq_compress_report report = { 0 }, plain_report = { 0 };
+  vq_model *shared = compress_pair (model, frames, "d2k16@1", "d2k16@1", 2, &report, &error);
+  g_assert_no_error (error);
+  vq_model *plain = compress_pair (model, frames, "d2k16", "d2k16", 2, &plain_report, &error);
+  g_assert_no_error (error);
+  g_assert_true (vq_model_validate (shared, &error));
+
+  /* Both convs point at one codebook blob and decode to its lookups. */
+  const vq_node *a = find_node (shared->graph, "conv0"), *b = find_node (shared->graph, "head1");
+  g_assert_cmpint (a->p.conv.weights.codebook, >=, 0);
+  g_assert_cmpint (a->p.conv.weights.codebook, ==, b->p.conv.weights.codebook);
+  g_assert_cmpint (a->p.conv.weights.indices, !=, b->p.conv.weights.indices);
+  assert_decodes_to_lookups (shared->graph, a);
+  assert_decodes_to_lookups (shared->graph, b);
+  const vq_blob *codebook = &shared->graph->blobs[a->p.conv.weights.codebook];
+  uint64_t codebook_bytes = (uint64_t) vq_shape_numel (&codebook->shape) * 2;
+  g_assert_cmpuint (codebook_bytes, ==, 16 * 2 * 2);
+  g_assert_cmpint (find_node (plain->graph, "conv0")->p.conv.weights.codebook, !=,
+                   find_node (plain->graph, "head1")->p.conv.weights.codebook);
+
+  /* Counted once: by the model's statistics, by the report (at the first
+   * member), and in the file. */
+  vq_model_stats with, without;
+  vq_model_compute_stats (shared, &with);
+  vq_model_compute_stats (plain, &without);
+  g_assert_cmpuint (without.codebook_bytes - with.codebook_bytes, ==, codebook_bytes);
+  g_assert_cmpuint (plain_report.weight_bytes - report.weight_bytes, ==, codebook_bytes);
+  g_assert_cmpint (report.layers[0].setting.group, ==, 1);
+  g_assert_cmpuint (report.layers[0].bytes, ==, plain_report.layers[0].bytes);
+  g_assert_cmpuint (plain_report.layers[1].bytes - report.layers[1].bytes, ==, codebook_bytes);
+  char *path = g_build_filename (g_get_tmp_dir (), "vq-test-shared.vqm", NULL);
+  char *plain_path = g_build_filename (g_get_tmp_dir (), "vq-test-unshared.vqm", NULL);
+  g_assert_true (vq_model_save (shared, path, &error));
+  g_assert_true (vq_model_save (plain, plain_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (file_size (plain_path) - file_size (path), >=, (gint64) codebook_bytes);
+
+  /* Save/load keeps the sharing; the CPU engine computes with exactly the
+   * codebook lookups. */
+  vq_model *loaded = vq_model_load (path, &error);
+  g_assert_no_error (error);
+  vq_test_assert_models_equal (shared, loaded);
+  g_assert_cmpint (find_node (loaded->graph, "conv0")->p.conv.weights.codebook, ==,
+                   find_node (loaded->graph, "head1")->p.conv.weights.codebook);
+  assert_decodes_to_lookups (loaded->graph, find_node (loaded->graph, "head1"));
+  assert_engine_equals_decoded (path, frames[1]);
+
+  /* The same file for any thread count. */
+  vq_model *one = compress_pair (model, frames, "d2k16@1", "d2k16@1", 1, NULL, &error);
+  g_assert_no_error (error);
+  GBytes *bytes_a = vq_test_serialize (shared), *bytes_b = vq_test_serialize (one);
+  g_assert_true (g_bytes_equal (bytes_a, bytes_b));
+  g_bytes_unref (bytes_a);
+  g_bytes_unref (bytes_b);
+
+  /* A group's convs must agree on d and K. */
+  g_assert_null (compress_pair (model, frames, "d2k16@1", "d3k16@1", 2, NULL, &error));
+  g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "group 1"));
+  g_clear_error (&error);
+
+  g_unlink (path);
+  g_unlink (plain_path);
+  g_free (path);
+  g_free (plain_path);
+  vq_compress_report_clear (&report);
+  vq_compress_report_clear (&plain_report);
+  vq_model_free (one);
+  vq_model_free (loaded);
+  vq_model_free (plain);
+  vq_model_free (shared);
   free_frames (frames);
   vq_model_free (model);
 }
@@ -207,7 +339,7 @@ test_bad_options (void)
   vq_compress_options options;
   vq_compress_options_init (&options);
   const char *names[] = { "no-such-conv" };
-  vq_layer_setting settings[1] = { { VQ_LAYER_F16, 0, 0 } };
+  vq_layer_setting settings[1] = { { VQ_LAYER_F16, 0, 0, 0 } };
   options.override_names = names;
   options.override_settings = settings;
   options.n_overrides = 1;
@@ -233,6 +365,18 @@ test_bad_options (void)
   g_assert_true (vq_layer_setting_parse ("d3k256", &setting, NULL));
   g_assert_cmpint (setting.d, ==, 3);
   g_assert_cmpint (setting.k, ==, 256);
+  g_assert_cmpint (setting.group, ==, 0);
+  const char *bad_groups[] = { "d4k256@", "d4k256@0", "d4k256@x", "d4k256@-1", "d4k256@1x",
+                               "d4k256@ 1", "f16@1" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad_groups); i++) {
+    g_assert_false (vq_layer_setting_parse (bad_groups[i], &setting, &error));
+    g_assert_error (error, VQ_ERROR, VQ_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  g_assert_true (vq_layer_setting_parse ("d4k256@12", &setting, NULL));
+  g_assert_cmpint (setting.group, ==, 12);
+  char text[24];
+  g_assert_cmpstr (vq_layer_setting_format (&setting, text, sizeof text), ==, "d4k256@12");
   free_frames (frames);
   vq_model_free (model);
 }
@@ -301,6 +445,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/vq/compress/round-trip", test_round_trip);
   g_test_add_func ("/vq/compress/deterministic", test_deterministic);
+  g_test_add_func ("/vq/compress/shared-codebook", test_shared_codebook);
   g_test_add_func ("/vq/compress/bad-options", test_bad_options);
   g_test_add_func ("/vq/eval/agreement", test_agreement);
   return g_test_run ();

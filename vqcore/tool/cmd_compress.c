@@ -16,6 +16,7 @@ typedef struct {
   char **layers;
   char *setting;
   char *method;
+  char *share;
   double bits;
   int calib_start;
   int calib_every;
@@ -57,10 +58,15 @@ parse_args (int argc, char **argv, compress_args *args, char **input, GError **e
       "settings are chosen by measured sensitivity (default: none, use --setting)", "B" },
     { "setting", 's', 0, G_OPTION_ARG_STRING, &args->setting,
       "Setting of every layer not chosen otherwise: dDkK (D values per sub-vector, K "
-      "codewords; K <= 16 packs indices in 4 bits), f16 or f32 (default d4k256)", "S" },
+      "codewords; K <= 16 packs indices in 4 bits), f16 or f32; dDkK@G shares one codebook "
+      "with every layer of group G (default d4k256)", "S" },
     { "layer", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &args->layers,
       "Override one layer: NAME=SETTING, NAME a conv node name or #i for the i-th conv "
-      "(repeatable; e.g. --layer '#0=f16')", "NAME=S" },
+      "(repeatable; e.g. --layer '#0=f16', --layer '#5=d4k256@1' --layer '#6=d4k256@1' "
+      "to share one codebook)", "NAME=S" },
+    { "share", 0, 0, G_OPTION_ARG_STRING, &args->share,
+      "With --bits: auto (layers of the same d and K may share one codebook, stored "
+      "once, where that measures better per byte) or none (default none)", "MODE" },
     { "method", 'm', 0, G_OPTION_ARG_STRING, &args->method,
       "hessian (output-error assignment, LS refits, layer by layer, bias correction) or "
       "kmeans (plain k-means on the weights, the baseline) (default hessian)", "M" },
@@ -120,6 +126,15 @@ make_options (const compress_args *args, vq_compress_options *options, GPtrArray
                  "unknown method '%s' (expected hessian or kmeans)", args->method);
     return FALSE;
   }
+  if (args->share && strcmp (args->share, "auto") == 0)
+    options->share = VQ_SHARE_AUTO;
+  else if (args->share && strcmp (args->share, "none") == 0)
+    options->share = VQ_SHARE_NONE;
+  else if (args->share) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
+                 "unknown --share '%s' (expected auto or none)", args->share);
+    return FALSE;
+  }
   if (args->setting && !vq_layer_setting_parse (args->setting, &options->default_setting, error))
     return FALSE;
   for (char **l = args->layers; l && *l; l++) {
@@ -151,19 +166,49 @@ make_options (const compress_args *args, vq_compress_options *options, GPtrArray
   return TRUE;
 }
 
+/* Which layers share a codebook (their bytes above count it once, at the
+ * first member). */
+static void
+print_groups (const vq_compress_report *report)
+{
+  for (uint32_t i = 0; i < report->n_layers; i++) {
+    const vq_layer_setting *s = &report->layers[i].setting;
+    gboolean first = s->kind == VQ_LAYER_VQ && s->group > 0;
+    for (uint32_t p = 0; p < i && first; p++)
+      if (report->layers[p].setting.kind == VQ_LAYER_VQ
+          && report->layers[p].setting.group == s->group)
+        first = FALSE;
+    if (!first)
+      continue;
+    GString *members = g_string_new (NULL);
+    uint32_t n = 0;
+    for (uint32_t j = i; j < report->n_layers; j++)
+      if (report->layers[j].setting.kind == VQ_LAYER_VQ
+          && report->layers[j].setting.group == s->group) {
+        g_string_append_printf (members, "%s#%u", n ? " " : "", j);
+        n++;
+      }
+    printf ("shared codebook @%d: d%dk%d, %d bytes stored once for %u layers (%s); "
+            "saves %" G_GUINT64_FORMAT " bytes\n", s->group, s->d, s->k, 2 * s->d * s->k, n,
+            members->str, (uint64_t) (n - 1) * 2u * (uint64_t) (s->d * s->k));
+    g_string_free (members, TRUE);
+  }
+}
+
 static void
 print_report (const vq_model *original, const vq_model *compressed,
               const vq_compress_report *report)
 {
-  printf ("%-4s %-40s %-7s %9s %9s %7s %9s %9s\n", "#", "layer", "setting", "weights",
+  printf ("%-4s %-40s %-9s %9s %9s %7s %9s %9s\n", "#", "layer", "setting", "weights",
           "bytes", "bits/w", "local-err", "out-err");
   for (uint32_t i = 0; i < report->n_layers; i++) {
     const vq_layer_report *l = &report->layers[i];
-    char setting[16];
-    printf ("%-4u %-40s %-7s %9" G_GINT64_FORMAT " %9" G_GUINT64_FORMAT " %7.3f %9.5f %9.5f\n",
+    char setting[24];
+    printf ("%-4u %-40s %-9s %9" G_GINT64_FORMAT " %9" G_GUINT64_FORMAT " %7.3f %9.5f %9.5f\n",
             i, l->name, vq_layer_setting_format (&l->setting, setting, sizeof setting),
             l->weights, l->bytes, l->bits_per_weight, l->local_error, l->output_error);
   }
+  print_groups (report);
   vq_model_stats before, after;
   vq_model_compute_stats (original, &before);
   vq_model_compute_stats (compressed, &after);
@@ -250,5 +295,6 @@ vq_cmd_compress (int argc, char **argv)
   g_strfreev (args.layers);
   g_free (args.setting);
   g_free (args.method);
+  g_free (args.share);
   return status;
 }

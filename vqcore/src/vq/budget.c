@@ -13,7 +13,13 @@
  *     calibration frames.
  * Settings are then chosen greedily: start every layer at its cheapest
  * candidate and repeatedly take the upgrade with the best distortion
- * reduction per byte that still fits the budget. */
+ * reduction per byte that still fits the budget (choose.c).
+ *
+ * With VQ_SHARE_AUTO every VQ candidate also comes in a shared variant: one
+ * codebook per d and K for all layers that pick it (a "pool"), priced
+ * without the codebook, whose bytes are reserved once. Its eps is measured
+ * against a pooled codebook seeded over all automatic layers (the final
+ * shared codebook is then fitted to the actual members, shared.c). */
 #include <math.h>
 #include <string.h>
 
@@ -33,11 +39,13 @@ static const char *const candidate_names[] = {
 #define NOISE_LEVEL 0.01
 #define SENSITIVITY_FRAMES 4
 
-/* eps for one candidate: codebook seeded on all rows, then GPTVQ and scale
- * refit on PROXY_ROWS evenly spaced rows, error relative to those rows. */
+/* eps for one candidate: codebook seeded on all rows (or the given shared
+ * one), then GPTVQ and scale refit on PROXY_ROWS evenly spaced rows, error
+ * relative to those rows. */
 static double
 candidate_error (const vq__conv_entry *conv, const vq__prepared_hessian *prepared,
-                 const vq_layer_setting *setting, const vq_compress_options *options)
+                 const vq_layer_setting *setting, const double *shared_codebook,
+                 const vq_compress_options *options)
 {
   if (setting->kind == VQ_LAYER_F16)
     return 1.0 / (3.0 * 4194304.0); /* (2^-11)^2 / 3: fp16 rounding noise */
@@ -55,15 +63,22 @@ candidate_error (const vq__conv_entry *conv, const vq__prepared_hessian *prepare
   q.kmeans_max_points = 1 << 14;
   q.seed = options->seed + conv->node;
   q.n_threads = options->n_threads;
-  vq__vq_layer full;
-  if (!vq__quantize_layer (conv->weights, conv->rows, conv->cols, NULL, &q, &full, NULL, NULL)) {
-    g_free (w);
-    return 1.0;
-  }
   vq__vq_layer layer;
   vq__vq_layer_init (&layer, rows, conv->cols, setting->d, setting->k);
-  memcpy (layer.codebook, full.codebook, (size_t) (setting->k * setting->d) * sizeof (double));
-  vq__vq_layer_clear (&full);
+  if (shared_codebook) {
+    memcpy (layer.codebook, shared_codebook,
+            (size_t) (setting->k * setting->d) * sizeof (double));
+  } else {
+    vq__vq_layer full;
+    if (!vq__quantize_layer (conv->weights, conv->rows, conv->cols, NULL, &q, &full, NULL,
+                             NULL)) {
+      vq__vq_layer_clear (&layer);
+      g_free (w);
+      return 1.0;
+    }
+    memcpy (layer.codebook, full.codebook, (size_t) (setting->k * setting->d) * sizeof (double));
+    vq__vq_layer_clear (&full);
+  }
 
   double *wp = vq__pad_rows (w, rows, conv->cols, layer.cols_p);
   double *hd, *u;
@@ -181,19 +196,64 @@ measure_sensitivity (const vq_model *model, const float *const *frames, int n_fr
   return ok;
 }
 
+/* Bytes of the convs the user set, a shared codebook counted once. */
+static uint64_t
+fixed_bytes (const vq__conv_entry *convs, uint32_t n_convs)
+{
+  uint64_t total = 0;
+  for (uint32_t c = 0; c < n_convs; c++) {
+    const vq_layer_setting *s = &convs[c].setting;
+    if (s->kind == VQ_LAYER_AUTO)
+      continue;
+    gboolean first = TRUE;
+    for (uint32_t p = 0; p < c && s->kind == VQ_LAYER_VQ && s->group > 0; p++)
+      if (convs[p].setting.kind == VQ_LAYER_VQ && convs[p].setting.group == s->group)
+        first = FALSE;
+    total += vq__setting_bytes (s, convs[c].rows, convs[c].cols, first);
+  }
+  return total;
+}
+
+/* The pools' codebooks: for each VQ candidate, k-means seeded over the
+ * sub-vectors of all automatic convs (shared.c with no refit rounds). */
+static double **
+pool_codebooks (const vq__conv_entry *convs, uint32_t n_convs, const vq_layer_setting *settings,
+                int n_pools, const vq_compress_options *options)
+{
+  double **codebooks = g_new0 (double *, (gsize) n_pools);
+  vq__shared_codebook pool = { 0 };
+  pool.members = g_new (uint32_t, n_convs);
+  for (uint32_t c = 0; c < n_convs; c++)
+    if (convs[c].setting.kind == VQ_LAYER_AUTO)
+      pool.members[pool.n_members++] = c;
+  for (int q = 0; q < n_pools && pool.n_members > 0; q++) {
+    pool.setting = settings[q];
+    vq__quantize_options o;
+    vq__quantize_options_init (&o, settings[q].d, settings[q].k);
+    o.rounds = 0;
+    o.kmeans_iterations = 8;
+    o.seed = options->seed + 104729u * (guint32) (q + 1);
+    o.n_threads = options->n_threads;
+    if (vq__shared_codebook_fit (&pool, convs, &o, NULL))
+      codebooks[q] = g_steal_pointer (&pool.codebook);
+  }
+  g_free (pool.members);
+  return codebooks;
+}
+
 gboolean
 vq__allocate_budget (const vq_model *model, const float *const *frames, int n_frames,
                      vq__conv_entry *convs, uint32_t n_convs,
                      const vq_compress_options *options, GError **error)
 {
   int64_t total_weights = 0;
-  uint64_t fixed_bytes = 0;
+  int32_t max_group = MAX (options->default_setting.group, 0);
   for (uint32_t c = 0; c < n_convs; c++) {
     total_weights += convs[c].rows * convs[c].cols;
-    if (convs[c].setting.kind != VQ_LAYER_AUTO)
-      fixed_bytes += vq__setting_bytes (&convs[c].setting, convs[c].rows, convs[c].cols, TRUE);
+    max_group = MAX (max_group, convs[c].setting.group);
   }
-  double budget = options->bits_per_weight * (double) total_weights / 8.0 - (double) fixed_bytes;
+  double budget = options->bits_per_weight * (double) total_weights / 8.0
+                  - (double) fixed_bytes (convs, n_convs);
   if (n_frames < 1 || convs[0].reference.h == NULL) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
                  "a bits-per-weight budget needs calibration frames");
@@ -202,16 +262,30 @@ vq__allocate_budget (const vq_model *model, const float *const *frames, int n_fr
   if (!measure_sensitivity (model, frames, n_frames, convs, n_convs, options, error))
     return FALSE;
 
-  vq_layer_setting settings[N_CANDIDATES];
-  for (guint s = 0; s < N_CANDIDATES; s++)
-    vq_layer_setting_parse (candidate_names[s], &settings[s], NULL);
-  double *cost = g_new (double, n_convs * N_CANDIDATES);
-  double *bytes = g_new (double, n_convs * N_CANDIDATES);
-  int *choice = g_new (int, n_convs);
-  double used = 0.0;
-  for (uint32_t c = 0; c < n_convs; c++) {
-    choice[c] = -1;
-    if (convs[c].setting.kind != VQ_LAYER_AUTO)
+  /* Candidates: the private ones, then (sharing) the VQ ones again on a
+   * pool's codebook; pool q is private candidate q's d and K. */
+  int n_pools = options->share == VQ_SHARE_AUTO ? (int) N_CANDIDATES - 1 : 0;
+  int n = (int) N_CANDIDATES + n_pools;
+  vq_layer_setting *settings = g_new (vq_layer_setting, (gsize) n);
+  int *pool = g_new (int, (gsize) n);
+  double *pool_bytes = g_new (double, (gsize) MAX (n_pools, 1));
+  for (int s = 0; s < n; s++) {
+    vq_layer_setting_parse (candidate_names[s % N_CANDIDATES], &settings[s], NULL);
+    pool[s] = s >= (int) N_CANDIDATES ? s - (int) N_CANDIDATES : -1;
+  }
+  for (int q = 0; q < n_pools; q++) {
+    g_assert (settings[q].kind == VQ_LAYER_VQ); /* f16 is the last candidate */
+    pool_bytes[q] = 2.0 * settings[q].k * settings[q].d;
+  }
+  double **codebooks = pool_codebooks (convs, n_convs, settings, n_pools, options);
+
+  double *cost = g_new (double, (gsize) n_convs * (gsize) n);
+  double *bytes = g_new (double, (gsize) n_convs * (gsize) n);
+  gboolean *automatic = g_new (gboolean, n_convs);
+  gboolean ok = TRUE;
+  for (uint32_t c = 0; c < n_convs && ok; c++) {
+    automatic[c] = convs[c].setting.kind == VQ_LAYER_AUTO;
+    if (!automatic[c])
       continue;
     vq__prepared_hessian prepared;
     if (!vq__prepared_hessian_init (&prepared, convs[c].reference.h, convs[c].cols, 0.01,
@@ -219,37 +293,22 @@ vq__allocate_budget (const vq_model *model, const float *const *frames, int n_fr
       g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
                    "conv '%s': the calibration Hessian is not positive definite",
                    model->graph->nodes[convs[c].node].name);
-      g_free (cost);
-      g_free (bytes);
-      g_free (choice);
-      return FALSE;
+      ok = FALSE;
+      break;
     }
     GString *line = g_string_new (NULL);
-    for (guint s = 0; s < N_CANDIDATES; s++) {
-      double eps = candidate_error (&convs[c], &prepared, &settings[s], options);
-      cost[c * N_CANDIDATES + s] = convs[c].sensitivity * eps;
-      bytes[c * N_CANDIDATES + s] =
-        (double) vq__setting_bytes (&settings[s], convs[c].rows, convs[c].cols, TRUE);
-      g_string_append_printf (line, " %s:%.4f", candidate_names[s], eps);
-      if (choice[c] < 0 || bytes[c * N_CANDIDATES + s] < bytes[c * N_CANDIDATES + choice[c]])
-        choice[c] = (int) s;
+    for (int s = 0; s < n; s++) {
+      const double *shared = pool[s] >= 0 ? codebooks[pool[s]] : NULL;
+      double eps = pool[s] >= 0 && shared == NULL
+                     ? INFINITY
+                     : candidate_error (&convs[c], &prepared, &settings[s], shared, options);
+      cost[(gsize) c * (gsize) n + (gsize) s] = convs[c].sensitivity * eps;
+      bytes[(gsize) c * (gsize) n + (gsize) s] =
+        (double) vq__setting_bytes (&settings[s], convs[c].rows, convs[c].cols, pool[s] < 0);
+      g_string_append_printf (line, " %s%s:%.4f", candidate_names[s % N_CANDIDATES],
+                              pool[s] >= 0 ? "@" : "", eps);
     }
     vq__prepared_hessian_clear (&prepared);
-    /* Drop dominated candidates (another is no larger and no worse), so
-     * that the greedy walk below only moves along the Pareto front and
-     * never keeps a setting a cheaper, better one beats. */
-    for (guint s = 0; s < N_CANDIDATES; s++)
-      for (guint t = 0; t < N_CANDIDATES; t++) {
-        double *cs = &cost[c * N_CANDIDATES + s], *ct = &cost[c * N_CANDIDATES + t];
-        double bs = bytes[c * N_CANDIDATES + s], bt = bytes[c * N_CANDIDATES + t];
-        if (s != t && isfinite (*cs) && bt <= bs && *ct <= *cs && (bt < bs || *ct < *cs))
-          *cs = INFINITY;
-      }
-    for (guint s = 0; s < N_CANDIDATES; s++)
-      if (isfinite (cost[c * N_CANDIDATES + s])
-          && (!isfinite (cost[c * N_CANDIDATES + choice[c]])
-              || bytes[c * N_CANDIDATES + s] < bytes[c * N_CANDIDATES + choice[c]]))
-        choice[c] = (int) s;
     if (options->log) {
       char *message = g_strdup_printf ("  %-40s sensitivity %.3g, error%s",
                                        model->graph->nodes[convs[c].node].name,
@@ -258,41 +317,38 @@ vq__allocate_budget (const vq_model *model, const float *const *frames, int n_fr
       g_free (message);
     }
     g_string_free (line, TRUE);
-    used += bytes[c * N_CANDIDATES + choice[c]];
   }
 
-  /* Greedy upgrades by distortion saved per extra byte. */
-  for (;;) {
-    double best_ratio = 0.0;
-    int best_c = -1, best_s = -1;
+  if (ok) {
+    int *choice = g_new (int, n_convs);
+    vq__budget_problem problem = { n_convs, n, cost, bytes, automatic, pool, pool_bytes,
+                                   n_pools, budget };
+    vq__budget_choose (&problem, choice);
+    /* Pools that kept members become groups numbered after the user's,
+     * in the order of their first member. */
+    int32_t *group_of_pool = g_new0 (int32_t, (gsize) MAX (n_pools, 1));
     for (uint32_t c = 0; c < n_convs; c++) {
       if (choice[c] < 0)
         continue;
-      double now_cost = cost[c * N_CANDIDATES + choice[c]];
-      double now_bytes = bytes[c * N_CANDIDATES + choice[c]];
-      for (guint s = 0; s < N_CANDIDATES; s++) {
-        double extra = bytes[c * N_CANDIDATES + s] - now_bytes;
-        double saved = now_cost - cost[c * N_CANDIDATES + s];
-        if (!isfinite (cost[c * N_CANDIDATES + s]) || saved <= 0.0 || used + extra > budget)
-          continue;
-        double ratio = extra > 0.0 ? saved / extra : INFINITY;
-        if (ratio > best_ratio) {
-          best_ratio = ratio;
-          best_c = (int) c;
-          best_s = (int) s;
-        }
+      convs[c].setting = settings[choice[c]];
+      int q = pool[choice[c]];
+      if (q >= 0) {
+        if (group_of_pool[q] == 0)
+          group_of_pool[q] = ++max_group;
+        convs[c].setting.group = group_of_pool[q];
       }
     }
-    if (best_c < 0)
-      break;
-    used += bytes[best_c * N_CANDIDATES + best_s] - bytes[best_c * N_CANDIDATES + choice[best_c]];
-    choice[best_c] = best_s;
+    g_free (group_of_pool);
+    g_free (choice);
   }
-  for (uint32_t c = 0; c < n_convs; c++)
-    if (choice[c] >= 0)
-      convs[c].setting = settings[choice[c]];
+  for (int q = 0; q < n_pools; q++)
+    g_free (codebooks[q]);
+  g_free (codebooks);
+  g_free (automatic);
   g_free (cost);
   g_free (bytes);
-  g_free (choice);
-  return TRUE;
+  g_free (pool_bytes);
+  g_free (pool);
+  g_free (settings);
+  return ok;
 }

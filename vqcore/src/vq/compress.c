@@ -82,10 +82,12 @@ resolve_overrides (const vq_graph *graph, vq__conv_entry *convs, uint32_t n_conv
 }
 
 /* Quantizes one conv with Hessian h (NULL for the k-means method) and
- * writes the result into the working graph. */
+ * writes the result into the working graph; a member of a shared group
+ * uses the group's fitted codebook as it is, and the first member to be
+ * quantized emits it. */
 static gboolean
 quantize_conv (vq_graph *graph, vq__conv_entry *conv, const float *weights, const double *h,
-               const vq_compress_options *options, GError **error)
+               GArray *groups, const vq_compress_options *options, GError **error)
 {
   if (conv->setting.kind == VQ_LAYER_F32)
     return TRUE;
@@ -99,13 +101,23 @@ quantize_conv (vq_graph *graph, vq__conv_entry *conv, const float *weights, cons
   q.rounds = options->rounds;
   q.seed = options->seed + conv->node;
   q.n_threads = options->n_threads;
+  vq__shared_codebook *shared = conv->setting.group > 0
+                                  ? vq__shared_codebook_find (groups, conv->setting.group)
+                                  : NULL;
+  if (shared)
+    q.fixed_codebook = shared->codebook;
   vq__vq_layer layer;
   if (!vq__quantize_layer (weights, conv->rows, conv->cols, h, &q, &layer,
                            &conv->local_error, error)) {
     g_prefix_error (error, "conv '%s': ", graph->nodes[conv->node].name);
     return FALSE;
   }
-  vq__emit_vq (graph, conv->node, &layer, -1);
+  if (shared && shared->blob < 0) {
+    char *name = g_strdup_printf ("shared%d/codebook", shared->group);
+    shared->blob = vq__emit_codebook (graph, &layer, name);
+    g_free (name);
+  }
+  vq__emit_vq (graph, conv->node, &layer, shared ? shared->blob : -1);
   vq__vq_layer_clear (&layer);
   return TRUE;
 }
@@ -133,7 +145,7 @@ correct_bias (vq_graph *graph, const vq__conv_entry *conv, const double *mean_qu
 static void
 log_conv (const vq_compress_options *options, const vq_graph *graph, const vq__conv_entry *conv)
 {
-  char setting[16];
+  char setting[24];
   vq_layer_setting_format (&conv->setting, setting, sizeof setting);
   say (options, "  %-40s %-7s %4" G_GINT64_FORMAT " x %-5" G_GINT64_FORMAT
        " local output error %.4f", graph->nodes[conv->node].name, setting, conv->rows,
@@ -144,17 +156,17 @@ log_conv (const vq_compress_options *options, const vq_graph *graph, const vq__c
  * statistics carry cross terms, else toward its own weights. */
 static gboolean
 quantize_level_conv (vq_graph *graph, vq__conv_entry *conv, const vq__conv_stats *stats,
-                     const vq_compress_options *options, GError **error)
+                     GArray *groups, const vq_compress_options *options, GError **error)
 {
   if (stats->cross == NULL)
-    return quantize_conv (graph, conv, conv->weights, stats->h, options, error);
+    return quantize_conv (graph, conv, conv->weights, stats->h, groups, options, error);
   float *target = g_new (float, (gsize) (conv->rows * conv->cols));
   double *h = g_new (double, (gsize) (conv->cols * conv->cols));
   gboolean ok;
   if (vq__float_target (stats, conv->weights, conv->rows, 0.01, target, h, options->n_threads))
-    ok = quantize_conv (graph, conv, target, h, options, error);
+    ok = quantize_conv (graph, conv, target, h, groups, options, error);
   else
-    ok = quantize_conv (graph, conv, conv->weights, stats->h, options, error);
+    ok = quantize_conv (graph, conv, conv->weights, stats->h, groups, options, error);
   g_free (h);
   g_free (target);
   return ok;
@@ -162,15 +174,15 @@ quantize_level_conv (vq_graph *graph, vq__conv_entry *conv, const vq__conv_stats
 
 static gboolean
 quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const float *const *frames,
-              int n_frames, const vq__activation_cache *reference,
+              int n_frames, const vq__activation_cache *reference, GArray *groups,
               const vq_compress_options *options, GError **error)
 {
   vq_graph *graph = work->graph;
   gboolean hessian = options->method == VQ_COMPRESS_HESSIAN;
   if (!hessian || !options->sequential) {
     for (uint32_t c = 0; c < n_convs; c++) {
-      if (!quantize_conv (graph, &convs[c], convs[c].weights, convs[c].reference.h, options,
-                          error))
+      if (!quantize_conv (graph, &convs[c], convs[c].weights, convs[c].reference.h, groups,
+                          options, error))
         return FALSE;
       if (hessian && options->bias_correction && convs[c].setting.kind == VQ_LAYER_VQ)
         correct_bias (graph, &convs[c], convs[c].reference.mean);
@@ -193,7 +205,7 @@ quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const flo
     /* Dense layers of this level need no statistics. */
     for (uint32_t c = 0; c < n_convs && ok; c++)
       if (convs[c].level == level && convs[c].setting.kind != VQ_LAYER_VQ) {
-        ok = quantize_conv (graph, &convs[c], convs[c].weights, NULL, options, error);
+        ok = quantize_conv (graph, &convs[c], convs[c].weights, NULL, groups, options, error);
         convs[c].local_error = 0.0;
         log_conv (options, graph, &convs[c]);
       }
@@ -210,7 +222,7 @@ quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const flo
                             options->n_threads, NULL, reference, error);
     for (uint32_t i = 0; i < n && ok; i++) {
       vq__conv_entry *conv = &convs[members[i]];
-      ok = quantize_level_conv (graph, conv, &stats[i], options, error);
+      ok = quantize_level_conv (graph, conv, &stats[i], groups, options, error);
       if (ok && options->bias_correction)
         correct_bias (graph, conv, stats[i].mean);
       if (ok)
@@ -222,6 +234,37 @@ quantize_all (vq_model *work, vq__conv_entry *convs, uint32_t n_convs, const flo
   g_free (members);
   g_free (stats);
   return ok;
+}
+
+/* Collects the shared-codebook groups of the final settings and fits each
+ * one before the layer-by-layer pass (shared.c says why up front). */
+static gboolean
+fit_shared_codebooks (const vq_graph *graph, vq__conv_entry *convs, uint32_t n_convs,
+                      GArray *groups, const vq_compress_options *options, GError **error)
+{
+  if (!vq__shared_codebooks_collect (graph, convs, n_convs, groups, error))
+    return FALSE;
+  for (guint g = 0; g < groups->len; g++) {
+    vq__shared_codebook *shared = &g_array_index (groups, vq__shared_codebook, g);
+    char setting[24];
+    GString *names = g_string_new (NULL);
+    for (uint32_t i = 0; i < shared->n_members; i++)
+      g_string_append_printf (names, "%s%s", i ? ", " : "",
+                              graph->nodes[convs[shared->members[i]].node].name);
+    say (options, "shared codebook %s: %u convs (%s)",
+         vq_layer_setting_format (&shared->setting, setting, sizeof setting),
+         shared->n_members, names->str);
+    g_string_free (names, TRUE);
+    vq__quantize_options q;
+    vq__quantize_options_init (&q, shared->setting.d, shared->setting.k);
+    q.method = options->method == VQ_COMPRESS_KMEANS ? VQ__METHOD_KMEANS : VQ__METHOD_HESSIAN;
+    q.rounds = MAX (1, options->rounds);
+    q.seed = options->seed + 7919u * (guint32) shared->group;
+    q.n_threads = options->n_threads;
+    if (!vq__shared_codebook_fit (shared, convs, &q, error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 static void
@@ -236,7 +279,12 @@ fill_report (vq_compress_report *report, const vq_graph *graph, const vq__conv_e
     r->name = g_strdup (graph->nodes[convs[c].node].name);
     r->setting = convs[c].setting;
     r->weights = convs[c].rows * convs[c].cols;
-    r->bytes = vq__setting_bytes (&convs[c].setting, convs[c].rows, convs[c].cols, TRUE);
+    /* A shared codebook is counted once, at its first member. */
+    gboolean first = TRUE;
+    for (uint32_t p = 0; p < c && convs[c].setting.group > 0; p++)
+      if (convs[p].setting.kind == VQ_LAYER_VQ && convs[p].setting.group == convs[c].setting.group)
+        first = FALSE;
+    r->bytes = vq__setting_bytes (&convs[c].setting, convs[c].rows, convs[c].cols, first);
     r->bits_per_weight = 8.0 * (double) r->bytes / (double) r->weights;
     r->local_error = convs[c].local_error;
     r->output_error = -1.0;
@@ -287,6 +335,7 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
 
   vq_model *result = NULL;
   vq__activation_cache cache = { 0 };
+  GArray *groups = g_array_new (FALSE, FALSE, sizeof (vq__shared_codebook));
   vq__conv_stats *reference = g_new0 (vq__conv_stats, MAX (n_convs, 1));
   if (!resolve_overrides (graph, convs, n_convs, options, error))
     goto done;
@@ -294,7 +343,12 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
   /* The float network's statistics: input means for bias correction, and
    * Hessians for the allocator and for the non-sequential modes. */
   gboolean hessian = options->method == VQ_COMPRESS_HESSIAN;
-  gboolean need_h = options->bits_per_weight > 0 || !options->sequential || hessian == FALSE;
+  gboolean grouped = options->default_setting.group > 0;
+  for (uint32_t c = 0; c < n_convs; c++)
+    grouped = grouped || convs[c].setting.group > 0;
+  /* Shared codebooks are fitted to the float Hessians (shared.c). */
+  gboolean need_h = options->bits_per_weight > 0 || !options->sequential || hessian == FALSE
+                    || grouped;
   gboolean keep_float = hessian && options->sequential && options->float_targets;
   if (n_frames > 0) {
     say (options, "calibration: float network on %d frames", n_frames);
@@ -318,11 +372,14 @@ vq_compress_model (const vq_model *model, const float *const *frames, int n_fram
     if (convs[c].setting.kind == VQ_LAYER_AUTO)
       convs[c].setting = options->default_setting;
 
+  if (!fit_shared_codebooks (graph, convs, n_convs, groups, options, error))
+    goto done;
+
   say (options, "quantizing %u convs (%s)", n_convs,
        hessian ? (options->sequential ? "Hessian, layer by layer" : "Hessian, float activations")
                : "plain k-means");
   if (!quantize_all (work, convs, n_convs, frames, n_frames, cache.values ? &cache : NULL,
-                     options, error))
+                     groups, options, error))
     goto done;
   result = vq__model_copy (work);
   if (report)
@@ -337,6 +394,7 @@ done:
   }
   g_free (reference);
   g_free (convs);
+  vq__shared_codebooks_free (groups);
   vq__activation_cache_clear (&cache);
   vq_model_free (work);
   return result;

@@ -1,5 +1,6 @@
 /* Options, per-layer settings and the byte accounting every report and the
- * budget allocator share. */
+ * budget allocator share. A shared codebook's bytes are counted once: the
+ * callers pass count_codebook only for a group's first member. */
 #include <stdio.h>
 #include <string.h>
 
@@ -36,16 +37,26 @@ vq_layer_setting_parse (const char *text, vq_layer_setting *setting, GError **er
     return TRUE;
   }
   int d = 0, k = 0, consumed = 0;
-  if (sscanf (text, "d%dk%d%n", &d, &k, &consumed) == 2 && text[consumed] == '\0'
-      && d >= 1 && d <= 16 && k >= 2 && k <= 256) {
-    setting->kind = VQ_LAYER_VQ;
-    setting->d = d;
-    setting->k = k;
-    return TRUE;
+  if (sscanf (text, "d%dk%d%n", &d, &k, &consumed) == 2 && d >= 1 && d <= 16 && k >= 2
+      && k <= 256) {
+    const char *rest = text + consumed;
+    int group = 0, more = 0;
+    /* "@G": a group number of plain digits, 1 to 999999. */
+    gboolean grouped = rest[0] == '@' && g_ascii_isdigit (rest[1])
+                       && sscanf (rest, "@%d%n", &group, &more) == 1 && rest[more] == '\0'
+                       && group >= 1 && group <= 999999;
+    if (rest[0] == '\0' || grouped) {
+      setting->kind = VQ_LAYER_VQ;
+      setting->d = d;
+      setting->k = k;
+      setting->group = grouped ? group : 0;
+      return TRUE;
+    }
   }
   g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
                "bad layer setting '%s' (expected f16, f32 or dDkK with 1 <= D <= 16 and "
-               "2 <= K <= 256, e.g. d4k256)", text);
+               "2 <= K <= 256, e.g. d4k256, optionally @G to share a codebook with group G "
+               "(1 <= G <= 999999), e.g. d4k256@1)", text);
   return FALSE;
 }
 
@@ -54,7 +65,10 @@ vq_layer_setting_format (const vq_layer_setting *setting, char *buffer, gsize si
 {
   switch (setting->kind) {
   case VQ_LAYER_VQ:
-    g_snprintf (buffer, size, "d%dk%d", setting->d, setting->k);
+    if (setting->group > 0)
+      g_snprintf (buffer, size, "d%dk%d@%d", setting->d, setting->k, setting->group);
+    else
+      g_snprintf (buffer, size, "d%dk%d", setting->d, setting->k);
     break;
   case VQ_LAYER_F16:
     g_snprintf (buffer, size, "f16");

@@ -32,7 +32,18 @@ typedef enum {
 typedef struct {
   vq_layer_kind kind;
   int32_t d, k;
+  /* VQ only: 0 for a codebook of the layer's own; G >= 1 to share one
+   * codebook (stored once) with every other conv of group G, which must
+   * have the same d and K. */
+  int32_t group;
 } vq_layer_setting;
+
+typedef enum {
+  VQ_SHARE_NONE = 0, /* the budget gives every layer a codebook of its own */
+  VQ_SHARE_AUTO = 1, /* the budget may also put layers of the same d and K
+                      * on one shared codebook where that measures better
+                      * per byte */
+} vq_share_mode;
 
 typedef enum {
   VQ_COMPRESS_HESSIAN = 0, /* GPTVQ + LS refits + layer by layer + bias correction */
@@ -48,6 +59,7 @@ typedef struct {
    * layer `default_setting`. */
   double bits_per_weight;
   vq_layer_setting default_setting;
+  vq_share_mode share;      /* what the budget allocator may choose */
   /* Per-layer settings that override the allocator: names of conv nodes
    * (or "#i" for the i-th conv) and their settings. */
   const char *const *override_names;
@@ -67,9 +79,11 @@ typedef struct {
 
 void vq_compress_options_init (vq_compress_options *options);
 
-/* Parses "f16", "f32", or "dDkK" (e.g. "d4k256"). */
+/* Parses "f16", "f32", or "dDkK" (e.g. "d4k256"), optionally followed by
+ * "@G" (G >= 1) for a codebook shared by group G (e.g. "d4k256@1"). */
 gboolean vq_layer_setting_parse (const char *text, vq_layer_setting *setting, GError **error);
-/* Writes e.g. "d4k256" or "f16" into buffer (at least 16 bytes). */
+/* Writes e.g. "d4k256", "d4k256@2" or "f16" into buffer (at least 24
+ * bytes). */
 const char *vq_layer_setting_format (const vq_layer_setting *setting, char *buffer, gsize size);
 
 /* What happened to one conv. */

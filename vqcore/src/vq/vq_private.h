@@ -264,6 +264,53 @@ gboolean vq__allocate_budget (const vq_model *model, const float *const *frames,
                               vq__conv_entry *convs, uint32_t n_convs,
                               const vq_compress_options *options, GError **error);
 
+/* ---- the allocator's choice (choose.c) ---- */
+
+typedef struct {
+  uint32_t n_convs;
+  int n_candidates;
+  const double *cost;        /* n_convs x n_candidates: sensitivity x error */
+  const double *bytes;       /* the same: bytes without any shared codebook */
+  const gboolean *automatic; /* per conv: chosen here (else choice -1) */
+  const int *pool;           /* per candidate: its shared codebook, or -1 */
+  const double *pool_bytes;  /* per pool: the shared codebook's bytes */
+  int n_pools;
+  double budget;             /* bytes for the automatic convs and pools */
+} vq__budget_problem;
+
+/* One candidate per automatic conv within the budget, greedily by
+ * distortion saved per byte; pools left with fewer than two members are
+ * closed (see choose.c). */
+void vq__budget_choose (const vq__budget_problem *problem, int *choice);
+
+/* ---- codebooks shared by several convs (shared.c) ---- */
+
+typedef struct {
+  int32_t group;            /* the settings' @G */
+  vq_layer_setting setting; /* d and K of every member */
+  uint32_t *members;        /* indices of the member conv entries, in order */
+  uint32_t n_members;
+  double *codebook;         /* k x d, F16-exact, once fitted */
+  int32_t blob;             /* its blob in the working graph, -1 until emitted */
+} vq__shared_codebook;
+
+/* Appends to `groups` (a GArray of vq__shared_codebook) one entry per
+ * group used by the convs' settings; fails when a group's convs disagree
+ * on d or K. */
+gboolean vq__shared_codebooks_collect (const vq_graph *graph, const vq__conv_entry *convs,
+                                       uint32_t n_convs, GArray *groups, GError **error);
+vq__shared_codebook *vq__shared_codebook_find (GArray *groups, int32_t group);
+void vq__shared_codebooks_free (GArray *groups);
+
+/* Fits the group's codebook jointly to its members' float weights and
+ * float Hessians (conv->reference.h; see shared.c): pooled k-means seeding,
+ * then options->rounds of per-member assignment and the joint
+ * least-squares refit (none with rounds = 0: the seed alone, as the budget
+ * allocator uses it). options: method, rounds, damp, seed,
+ * kmeans_max_points, n_threads. */
+gboolean vq__shared_codebook_fit (vq__shared_codebook *shared, const vq__conv_entry *convs,
+                                  const vq__quantize_options *options, GError **error);
+
 /* ---- model plumbing (model_copy.c, emit.c) ---- */
 
 /* Deep copies; blobs that no node references are left out. */
