@@ -152,6 +152,7 @@ typedef struct {
   VkDeviceSize size;
   void *mapped; /* non-NULL when the memory is host-visible and mapped */
   bool coherent;
+  bool cached; /* host reads through `mapped` are cached (fast) */
 } vq_vk_buffer;
 
 /* Device buffer usable as storage/uniform texel buffer and transfer target. */
@@ -159,7 +160,7 @@ gboolean vq__vk_buffer_init (vq_vk_context *ctx, vq_vk_buffer *buffer, VkDeviceS
                              bool host_visible, GError **error);
 void vq__vk_buffer_clear (vq_vk_context *ctx, vq_vk_buffer *buffer);
 /* Copies bytes into / out of a buffer (through a staging buffer when the
- * memory is not mappable). */
+ * memory is not mappable, and for reads when it is mapped but uncached). */
 gboolean vq__vk_buffer_write (vq_vk_context *ctx, vq_vk_buffer *buffer, VkDeviceSize offset,
                               const void *data, VkDeviceSize size, GError **error);
 gboolean vq__vk_buffer_read (vq_vk_context *ctx, vq_vk_buffer *buffer, VkDeviceSize offset,
