@@ -6,6 +6,8 @@
 # frames (vtest.avi frames 0-399, every 10th, and opencv-doc images that are
 # not in the calibration set).
 #   usage: tests/vq/tradeoff.sh [BUILD_DIR] [BUDGET...]   (default 4 3 2.2 1.5)
+# VQ_TRADEOFF_ARGS adds compress options to every run (e.g. "--share auto");
+# VQ_TRADEOFF_METHODS picks the methods (default "hessian kmeans").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}; shift || true
@@ -14,6 +16,8 @@ vq=$build/vqcore/tool/vq
 data=/usr/share/doc/opencv-doc/examples/data
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vqdetect
 out=${VQ_TRADEOFF_DIR:-/tmp/vq-tradeoff}
+read -r -a extra <<< "${VQ_TRADEOFF_ARGS:-}"
+methods=${VQ_TRADEOFF_METHODS:-hessian kmeans}
 mkdir -p "$out"
 
 calib=(--calib "$data/vtest.avi" --calib-start 400 --calib-every 12
@@ -29,11 +33,11 @@ fp32=$(stat -c %s "$cache/nanodet-float.vqm")
 echo "| budget | method | bits/weight | model bytes | vs fp32 | vs fp16 | mAP@0.5 | precision | recall | time |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for b in $budgets; do
-  for method in hessian kmeans; do
+  for method in $methods; do
     model=$out/nanodet-$method-$b.vqm
     start=$(date +%s)
     "$vq" compress "$cache/nanodet-float.vqm" -o "$model" --bits "$b" --method "$method" \
-      "${calib[@]}" --no-measure -q > "$out/compress-$method-$b.txt"
+      "${calib[@]}" ${extra[@]+"${extra[@]}"} --no-measure -q > "$out/compress-$method-$b.txt"
     seconds=$(( $(date +%s) - start ))
     "$vq" eval "$cache/nanodet-float.vqm" "$model" "${held_out[@]}" > "$out/eval-$method-$b.json"
     python3 - "$out/eval-$method-$b.json" "$b" "$method" "$fp32" "$seconds" <<'PY'
