@@ -297,11 +297,20 @@ vq__allocate_budget (const vq_model *model, const float *const *frames, int n_fr
       break;
     }
     GString *line = g_string_new (NULL);
+    double private_eps[N_CANDIDATES]; /* pools come after every private one */
     for (int s = 0; s < n; s++) {
       const double *shared = pool[s] >= 0 ? codebooks[pool[s]] : NULL;
       double eps = pool[s] >= 0 && shared == NULL
                      ? INFINITY
                      : candidate_error (&convs[c], &prepared, &settings[s], shared, options);
+      /* A codebook shared with other layers fits this one no better than
+       * its own would; the pool's H-weighted seed can measure better than
+       * the private candidate's plain k-means seed, and that bias made the
+       * allocator over-share (tests/vq/RESULTS.md). */
+      if (pool[s] >= 0)
+        eps = MAX (eps, private_eps[pool[s]]);
+      else
+        private_eps[s] = eps;
       cost[(gsize) c * (gsize) n + (gsize) s] = convs[c].sensitivity * eps;
       bytes[(gsize) c * (gsize) n + (gsize) s] =
         (double) vq__setting_bytes (&settings[s], convs[c].rows, convs[c].cols, pool[s] < 0);
