@@ -143,17 +143,12 @@ resolve_window (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, const vq__tfjs_ten
 static vq__tfjs_tensor
 window_output (const window *win, int32_t channels)
 {
-  vq__tfjs_tensor t = { 0 };
-  t.rank = 4;
   if (win->nchw) {
     int32_t dims[4] = { win->n, channels, win->oh, win->ow };
-    memcpy (t.dims, dims, sizeof dims);
-  } else {
-    int32_t dims[4] = { win->n, win->oh, win->ow, channels };
-    memcpy (t.dims, dims, sizeof dims);
+    return vq__tfjs_tensor_of_shape (4, dims, layout_nchw);
   }
-  memcpy (t.perm, win->nchw ? layout_nchw : layout_nhwc, sizeof layout_nchw);
-  return t;
+  int32_t dims[4] = { win->n, win->oh, win->ow, channels };
+  return vq__tfjs_tensor_of_shape (4, dims, layout_nhwc);
 }
 
 static gboolean
@@ -293,10 +288,7 @@ vq__tfjs_op_conv (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor 
   conv.n_inputs = 1;
   conv.inputs[0] = input;
   vq__tfjs_tensor t = window_output (&win, (int32_t) cout);
-  conv.n_outputs = 1;
-  conv.outputs[0] = vq__tfjs_new_value (ctx, node->name, &t);
-  vq__tfjs_emit (ctx, &conv);
-  vq__tfjs_set_output (ctx, node, 0, &t);
+  vq__tfjs_emit_output (ctx, node, &conv, &t);
   return TRUE;
 }
 
@@ -348,10 +340,7 @@ vq__tfjs_op_pool (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor 
   pool.n_inputs = 1;
   pool.inputs[0] = input;
   vq__tfjs_tensor t = window_output (&win, win.c);
-  pool.n_outputs = 1;
-  pool.outputs[0] = vq__tfjs_new_value (ctx, node->name, &t);
-  vq__tfjs_emit (ctx, &pool);
-  vq__tfjs_set_output (ctx, node, 0, &t);
+  vq__tfjs_emit_output (ctx, node, &pool, &t);
   return TRUE;
 }
 

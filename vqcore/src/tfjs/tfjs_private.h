@@ -7,8 +7,9 @@
  * IR value. An activation remembers how its TF shape relates to the IR
  * value's physical storage (a permutation, tfjs_layout.c) and padding that
  * a later conv or pool absorbs, so that Transpose and Pad nodes cost
- * nothing. The op table (tfjs_ops.c, tfjs_conv.c) turns the remaining TF
- * ops into IR nodes.
+ * nothing. The op table (tfjs_ops.c) sends the remaining TF ops to their
+ * handlers, one file per op family (tfjs_ops_*.c, tfjs_conv.c), which
+ * turn them into IR nodes.
  */
 #ifndef VQCORE_TFJS_PRIVATE_H
 #define VQCORE_TFJS_PRIVATE_H
@@ -191,8 +192,9 @@ vq_shape vq__tfjs_physical_shape (const vq__tfjs_tensor *t, const int *perm);
 int vq__tfjs_physical_axis (const vq__tfjs_tensor *t, int64_t axis);
 
 /* The op table (tfjs_ops.c). */
-typedef gboolean (*vq__tfjs_handler) (vq__tfjs_ctx *ctx, const vq__tfjs_node *node,
-                                      vq__tfjs_tensor **in, guint n_in, GError **error);
+typedef gboolean vq__tfjs_handler_func (vq__tfjs_ctx *ctx, const vq__tfjs_node *node,
+                                        vq__tfjs_tensor **in, guint n_in, GError **error);
+typedef vq__tfjs_handler_func *vq__tfjs_handler;
 typedef struct {
   const char *op;
   vq__tfjs_handler handler;
@@ -201,11 +203,43 @@ typedef struct {
 
 const vq__tfjs_op_entry *vq__tfjs_op_lookup (const char *op);
 
-/* Handlers in tfjs_conv.c. */
-gboolean vq__tfjs_op_conv (vq__tfjs_ctx *ctx, const vq__tfjs_node *node,
-                           vq__tfjs_tensor **in, guint n_in, GError **error);
-gboolean vq__tfjs_op_pool (vq__tfjs_ctx *ctx, const vq__tfjs_node *node,
-                           vq__tfjs_tensor **in, guint n_in, GError **error);
+/* Steps the handlers share (tfjs_ops.c). The checks fail with an error
+ * naming the node. */
+gboolean vq__tfjs_need_inputs (const vq__tfjs_node *node, guint n_in, guint count,
+                               GError **error);
+/* Handlers see constants only where folding them is part of the op. */
+gboolean vq__tfjs_need_activation (const vq__tfjs_node *node, const vq__tfjs_tensor *t,
+                                   GError **error);
+/* Both of the above for in[0], the operand of most ops. */
+gboolean vq__tfjs_need_activation_input (const vq__tfjs_node *node, vq__tfjs_tensor **in,
+                                         guint n_in, guint count, GError **error);
+/* An activation not yet bound to an IR value, with TF shape `dims` and
+ * layout `perm` (VQ_MAX_RANK entries), unpadded. */
+vq__tfjs_tensor vq__tfjs_tensor_of_shape (int rank, const int32_t *dims, const int *perm);
+/* The same for x's TF shape and layout. */
+vq__tfjs_tensor vq__tfjs_tensor_like (const vq__tfjs_tensor *x);
+/* Binds output 0 of `node` to `t` as it is, for ops that emit nothing;
+ * a constant stays owned by the tensor it came from. */
+void vq__tfjs_alias_output (vq__tfjs_ctx *ctx, const vq__tfjs_node *node,
+                            const vq__tfjs_tensor *t);
+/* Gives `ir` (inputs already set) one new output value, named after
+ * `node`, with the TF shape and layout of `t`; appends `ir` and binds `t`
+ * to output 0 of `node`. */
+void vq__tfjs_emit_output (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq_node *ir,
+                           vq__tfjs_tensor *t);
+
+/* Handlers, by op family (declared through their function type). */
+/* tfjs_ops_layout.c: ops that only change how a value is seen. */
+vq__tfjs_handler_func vq__tfjs_op_identity, vq__tfjs_op_transpose, vq__tfjs_op_pad;
+/* tfjs_ops_elementwise.c */
+vq__tfjs_handler_func vq__tfjs_op_binary, vq__tfjs_op_activation;
+/* tfjs_ops_shape.c: ops whose output has a new shape. */
+vq__tfjs_handler_func vq__tfjs_op_reshape, vq__tfjs_op_concat, vq__tfjs_op_split,
+    vq__tfjs_op_resize;
+/* tfjs_conv.c */
+vq__tfjs_handler_func vq__tfjs_op_conv, vq__tfjs_op_pool;
+
+/* Fusions into a conv (tfjs_conv.c). */
 /* Adds, subtracts or multiplies a per-channel constant into the conv that
  * produced `x`; FALSE with an error when that is not possible. */
 gboolean vq__tfjs_fold_channel_constant (vq__tfjs_ctx *ctx, const vq__tfjs_node *node,
