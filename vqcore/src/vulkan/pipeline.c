@@ -97,10 +97,13 @@ vq__vk_pipeline_init (vq_vk_context *ctx, vq_vk_pipeline *pipeline, const char *
     .layout = pipeline->layout,
   };
   char *what = g_strdup_printf ("creating the %s pipeline", shader);
+  gint64 start = g_get_monotonic_time ();
   gboolean ok = vq__vk_check (ctx->vk.vkCreateComputePipelines (ctx->device,
                                                                 ctx->pipeline_cache, 1, &info,
                                                                 NULL, &pipeline->pipeline),
                               what, error);
+  /* Drivers compile here (cold starts: G_MESSAGES_DEBUG=all shows which). */
+  g_debug ("vqcore: %s: %.1f ms", what, (double) (g_get_monotonic_time () - start) / 1000.0);
   g_free (what);
   ctx->vk.vkDestroyShaderModule (ctx->device, shader_module, NULL);
   if (ok)
