@@ -414,6 +414,35 @@ test_pad_not_foldable (fixture *f, gconstpointer data)
   tfjs_builder_free (b);
 }
 
+/* Every supported op, given no inputs, fails with an error that names
+ * the node (a handler that returned FALSE without one made the importer
+ * return neither a graph nor an error). */
+static void
+test_no_inputs (fixture *f, gconstpointer data)
+{
+  static const char *const ops[] = {
+    "Identity", "StopGradient", "Snapshot", "Transpose", "Pad", "PadV2", "Add", "AddV2",
+    "BiasAdd", "Sub", "Mul", "Relu", "Relu6", "LeakyRelu", "Sigmoid", "ConcatV2", "Concat",
+    "Split", "SplitV", "ResizeBilinear", "ResizeNearestNeighbor", "Reshape", "Squeeze",
+    "ExpandDims", "Conv2D", "DepthwiseConv2dNative", "_FusedConv2D",
+    "FusedDepthwiseConv2dNative", "MaxPool", "AvgPool",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (ops); i++) {
+    tfjs_builder *b = tfjs_builder_new ();
+    add_placeholder (b, "x", (int[]) { 1, 4, 4, 3 });
+    tfjs_add_node (b, "lonely", ops[i], "", "");
+    const char *outputs[] = { "lonely:0", NULL };
+    char *json = tfjs_builder_write (b, f->dir, "x", outputs);
+    g_test_message ("op %s", ops[i]);
+    gint code;
+    char *message = import_error (json, &code);
+    g_assert_nonnull (strstr (message, "'lonely'"));
+    g_free (message);
+    g_free (json);
+    tfjs_builder_free (b);
+  }
+}
+
 /* Copies nanodet.json beside a damaged (or missing) nanodet.bin. */
 static char *
 damaged_nanodet (fixture *f, gssize keep_bytes)
@@ -508,6 +537,7 @@ main (int argc, char **argv)
   ADD ("/tfjs/small/silu", test_silu);
   ADD ("/tfjs/small/unsupported-op", test_unsupported_op);
   ADD ("/tfjs/small/pad-not-foldable", test_pad_not_foldable);
+  ADD ("/tfjs/small/no-inputs", test_no_inputs);
   ADD ("/tfjs/small/truncated-bin", test_truncated_bin);
   ADD ("/tfjs/small/missing-bin", test_missing_bin);
   ADD ("/tfjs/small/bad-json", test_bad_json);

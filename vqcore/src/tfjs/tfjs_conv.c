@@ -299,7 +299,7 @@ vq__tfjs_op_pool (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor 
   gboolean is_max = strcmp (node->op, "MaxPool") == 0;
   window win = { 0 };
   uint32_t input;
-  if (n_in < 1 || !read_window_attrs (node, &win, error)
+  if (!vq__tfjs_need_inputs (node, n_in, 1, error) || !read_window_attrs (node, &win, error)
       || !resolve_window (ctx, node, in[0], &win, &input, error))
     return FALSE;
   const vq__tfjs_tensor *x = in[0];
