@@ -13,8 +13,12 @@ enum { LOCAL_SIZE = 64, TILE_N = 16 };
  * Measured on lavapipe (bench_vk_conv --cpu-time, one cluster per
  * workgroup): 8 rows halve the shuffles per multiply-add and run every 3x3
  * conv of NanoDet 15-30 % faster than 4 rows, 13x13 outputs included (now
- * that workgroups are one cluster, the partly empty tile is small), but lose
- * on 1x1 convs (12 vs 20 GFLOP/CPU-s: register spills). VQ_VK_GEMM_ROWS
+ * that workgroups are one cluster, the partly empty tile is small); 10-16
+ * rows gain nothing more. 1x1 convs fall off a cliff at 6 rows (12 vs 18
+ * GFLOP/CPU-s: register spills); 5 rows run dense 1x1 convs as fast as 4
+ * and spread each decoded VQ weight over 25 % more pixels (VQ/dense on
+ * NanoDet's d=2 1x1 convs 1.03-1.08 instead of 1.05-1.14). Tiles of 32
+ * channels (4 rows per lane) measured the same as 16. VQ_VK_GEMM_ROWS
  * overrides, for experiments. */
 static int
 gemm_rows (int32_t khkw)
@@ -24,7 +28,7 @@ gemm_rows (int32_t khkw)
     int rows = atoi (env);
     return rows >= 1 && rows <= 16 ? rows : 4;
   }
-  return khkw > 1 ? 8 : 4;
+  return khkw > 1 ? 8 : 5;
 }
 
 /* Invocations per workgroup for conv2d_gemm. Every cluster of a workgroup
