@@ -50,9 +50,10 @@ mutate (GString *text, GRand *rand)
   default: { /* swap an op name for another supported or unsupported one */
     static const char *const ops[] = { "Conv2D", "Relu", "Pad", "Transpose", "Reshape",
                                        "ConcatV2", "Identity", "SplitV", "MaxPool", "Foo" };
-    const char *op = strstr (text->str + at, "\"op\": \"");
+    /* nanodet.json is written without spaces ("op":"Conv2D"). */
+    const char *op = strstr (text->str + at, "\"op\":\"");
     if (op != NULL) {
-      gsize start = (gsize) (op - text->str) + 7;
+      gsize start = (gsize) (op - text->str) + 6;
       gsize end = start;
       while (end < text->len && text->str[end] != '"')
         end++;

@@ -507,8 +507,28 @@ test_bad_json (fixture *f, gconstpointer data)
     "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": [{\"name\": \"a\", \"op\": "
     "\"Relu\", \"input\": [\"b\"]}, {\"name\": \"b\", \"op\": \"Relu\", \"input\": [\"a\"]}, "
     "{\"name\": \"c\", \"op\": \"Relu\", \"input\": [\"a\"]}]}}",
+    /* Members of the wrong JSON kind (json-glib's getters warn on these or
+     * return NULL where a string was expected). */
+    "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": [{\"name\": {}, \"op\": "
+    "\"Relu\"}]}}",
+    "{\"format\": 5, \"modelTopology\": {\"node\": [{\"name\": \"a\", \"op\": [], "
+    "\"input\": [\"b\"]}]}}",
+    "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": [{\"name\": \"c\", \"op\": "
+    "\"Const\", \"attr\": {\"value\": {\"tensor\": {\"dtype\": {}, \"tensorShape\": "
+    "{\"unknownRank\": []}}}}}, {\"name\": \"i\", \"op\": \"Identity\", \"input\": [\"c\"]}]}}",
+    "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": []}, \"weightsManifest\": "
+    "[{\"paths\": [\"model.bin\"], \"weights\": [{\"name\": \"w\", \"shape\": [1], "
+    "\"dtype\": 5}]}]}",
+    "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": []}, \"weightsManifest\": "
+    "[{\"paths\": [\"model.bin\"], \"weights\": [{\"name\": [], \"shape\": [1], "
+    "\"dtype\": \"float32\"}]}]}",
+    "{\"format\": \"graph-model\", \"modelTopology\": {\"node\": []}, \"weightsManifest\": "
+    "[{\"paths\": [\"model.bin\"], \"weights\": [{\"name\": \"w\", \"shape\": [1], "
+    "\"dtype\": \"float32\", \"quantization\": {\"dtype\": 8}}]}]}",
   };
   char *path = g_build_filename (f->dir, "model.json", NULL);
+  char *bin = g_build_filename (f->dir, "model.bin", NULL);
+  g_assert_true (g_file_set_contents (bin, "\0\0\0\0", 4, NULL));
   for (size_t i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_assert_true (g_file_set_contents (path, cases[i], -1, NULL));
     gint code;
@@ -517,6 +537,8 @@ test_bad_json (fixture *f, gconstpointer data)
     g_free (message);
   }
   g_remove (path);
+  g_remove (bin);
+  g_free (bin);
   char *missing = g_build_filename (f->dir, "nope.json", NULL);
   gint code;
   char *message = import_error (missing, &code);

@@ -36,6 +36,39 @@ node_int64 (JsonNode *node, int64_t *out)
   return FALSE;
 }
 
+/* The member `key` when it holds a number, string or boolean. */
+static JsonNode *
+value_member (JsonObject *object, const char *key)
+{
+  JsonNode *member = json_object_get_member (object, key);
+  return member != NULL && JSON_NODE_HOLDS_VALUE (member) ? member : NULL;
+}
+
+/* json-glib's *_member_with_default getters warn (a g_critical, fatal in
+ * tests) when the member is an object or array, and the string one returns
+ * NULL for a number; a damaged file must get the fallback instead. */
+const char *
+vq__tfjs_json_string (JsonObject *object, const char *key, const char *fallback)
+{
+  JsonNode *member = value_member (object, key);
+  const char *s = member ? json_node_get_string (member) : NULL;
+  return s ? s : fallback;
+}
+
+double
+vq__tfjs_json_double (JsonObject *object, const char *key, double fallback)
+{
+  JsonNode *member = value_member (object, key);
+  return member ? json_node_get_double (member) : fallback;
+}
+
+gboolean
+vq__tfjs_json_bool (JsonObject *object, const char *key, gboolean fallback)
+{
+  JsonNode *member = value_member (object, key);
+  return member ? json_node_get_boolean (member) : fallback;
+}
+
 static JsonObject *
 attr_object (const vq__tfjs_node *node, const char *key)
 {
@@ -61,7 +94,7 @@ vq__tfjs_attr_string (const vq__tfjs_node *node, const char *key)
   JsonObject *a = attr_object (node, key);
   if (a == NULL || !json_object_has_member (a, "s"))
     return NULL;
-  const char *text = json_object_get_string_member_with_default (a, "s", NULL);
+  const char *text = vq__tfjs_json_string (a, "s", NULL);
   return text ? decode_base64_string (text) : NULL;
 }
 
@@ -143,7 +176,7 @@ vq__tfjs_attr_bool (const vq__tfjs_node *node, const char *key, gboolean fallbac
   JsonObject *a = attr_object (node, key);
   if (a == NULL || !json_object_has_member (a, "b"))
     return fallback;
-  return json_object_get_boolean_member_with_default (a, "b", fallback);
+  return vq__tfjs_json_bool (a, "b", fallback);
 }
 
 int64_t
@@ -160,7 +193,7 @@ const char *
 vq__tfjs_attr_type (const vq__tfjs_node *node, const char *key)
 {
   JsonObject *a = attr_object (node, key);
-  return a ? json_object_get_string_member_with_default (a, "type", NULL) : NULL;
+  return a ? vq__tfjs_json_string (a, "type", NULL) : NULL;
 }
 
 /* Reads a TensorShapeProto ({"dim": [{"size": "3"}, {}]}); an absent size
@@ -169,7 +202,7 @@ static gboolean
 read_shape (JsonObject *shape, int64_t *out, int max, int *rank)
 {
   *rank = 0;
-  if (json_object_get_boolean_member_with_default (shape, "unknownRank", FALSE))
+  if (vq__tfjs_json_bool (shape, "unknownRank", FALSE))
     return FALSE;
   if (!json_object_has_member (shape, "dim"))
     return TRUE;
@@ -217,7 +250,7 @@ vq__tfjs_attr_tensor (const vq__tfjs_node *node, GError **error)
     return NULL;
   }
   JsonObject *t = json_node_get_object (tn);
-  const char *dtype = json_object_get_string_member_with_default (t, "dtype", "");
+  const char *dtype = vq__tfjs_json_string (t, "dtype", "");
   gboolean is_float = strcmp (dtype, "DT_FLOAT") == 0 || strcmp (dtype, "DT_HALF") == 0
                       || strcmp (dtype, "DT_DOUBLE") == 0;
   int64_t dims[VQ__TCONST_MAX_RANK];
@@ -299,8 +332,8 @@ read_nodes (JsonObject *topology, vq__tfjs_model *model, GError **error)
     node->index = i;
     JsonNode *en = json_array_get_element (nodes, i);
     JsonObject *o = JSON_NODE_HOLDS_OBJECT (en) ? json_node_get_object (en) : NULL;
-    node->name = o ? json_object_get_string_member_with_default (o, "name", NULL) : NULL;
-    node->op = o ? json_object_get_string_member_with_default (o, "op", NULL) : NULL;
+    node->name = o ? vq__tfjs_json_string (o, "name", NULL) : NULL;
+    node->op = o ? vq__tfjs_json_string (o, "op", NULL) : NULL;
     if (node->name == NULL || node->op == NULL) {
       g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
                    "%s: node %u has no name or op", model->path, i);
@@ -358,7 +391,7 @@ vq__tfjs_model_load (const char *path, vq__tfjs_model *model, GError **error)
                  "%s: not a TF.js graph model (no modelTopology object)", path);
     return FALSE;
   }
-  const char *format = json_object_get_string_member_with_default (root, "format", "graph-model");
+  const char *format = vq__tfjs_json_string (root, "format", "graph-model");
   if (strcmp (format, "graph-model") != 0) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED,
                  "%s: format '%s' is not supported (only graph-model)", path, format);

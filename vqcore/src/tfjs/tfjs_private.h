@@ -83,6 +83,12 @@ void vq__tfjs_model_clear (vq__tfjs_model *model);
 gboolean vq__tfjs_weights_load (JsonObject *root, const char *dir,
                                 vq__tfjs_model *model, GError **error);
 
+/* Members of a JSON object that must be a string, number or boolean;
+ * `fallback` when absent or of another kind (tfjs_json.c). */
+const char *vq__tfjs_json_string (JsonObject *object, const char *key, const char *fallback);
+double vq__tfjs_json_double (JsonObject *object, const char *key, double fallback);
+gboolean vq__tfjs_json_bool (JsonObject *object, const char *key, gboolean fallback);
+
 /* Attribute access. Strings are base64 in the JSON and come back decoded
  * (newly allocated, NULL when absent). Lists come back in `out` with their
  * length in *n; FALSE when absent or malformed. */

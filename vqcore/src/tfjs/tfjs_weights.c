@@ -78,7 +78,7 @@ static gboolean
 parse_storage (JsonObject *w, const char *name, const char *model_path, storage *s,
                gboolean *is_float, float *scale, float *min, GError **error)
 {
-  const char *dtype = json_object_get_string_member_with_default (w, "dtype", "");
+  const char *dtype = vq__tfjs_json_string (w, "dtype", "");
   if (strcmp (dtype, "float32") == 0) {
     *s = STORE_F32;
     *is_float = TRUE;
@@ -99,15 +99,15 @@ parse_storage (JsonObject *w, const char *name, const char *model_path, storage 
   if (!JSON_NODE_HOLDS_OBJECT (qn))
     goto bad;
   JsonObject *q = json_node_get_object (qn);
-  const char *qtype = json_object_get_string_member_with_default (q, "dtype", "");
+  const char *qtype = vq__tfjs_json_string (q, "dtype", "");
   if (strcmp (qtype, "float16") == 0) {
     *s = STORE_F16;
     return TRUE;
   }
   if (strcmp (qtype, "uint8") == 0 || strcmp (qtype, "uint16") == 0) {
     *s = qtype[4] == '8' ? STORE_U8_AFFINE : STORE_U16_AFFINE;
-    *scale = (float) json_object_get_double_member_with_default (q, "scale", 1.0);
-    *min = (float) json_object_get_double_member_with_default (q, "min", 0.0);
+    *scale = (float) vq__tfjs_json_double (q, "scale", 1.0);
+    *min = (float) vq__tfjs_json_double (q, "min", 0.0);
     return TRUE;
   }
 bad:
@@ -178,7 +178,7 @@ load_group (JsonObject *group, const char *dir, vq__tfjs_model *model, GError **
   for (guint i = 0; ok && i < json_array_get_length (weights); i++) {
     JsonNode *en = json_array_get_element (weights, i);
     JsonObject *w = JSON_NODE_HOLDS_OBJECT (en) ? json_node_get_object (en) : NULL;
-    const char *name = w ? json_object_get_string_member_with_default (w, "name", NULL) : NULL;
+    const char *name = w ? vq__tfjs_json_string (w, "name", NULL) : NULL;
     JsonNode *sn = name && json_object_has_member (w, "shape") ? json_object_get_member (w, "shape") : NULL;
     JsonArray *shape = sn && JSON_NODE_HOLDS_ARRAY (sn) ? json_node_get_array (sn) : NULL;
     if (shape == NULL || json_array_get_length (shape) > VQ__TCONST_MAX_RANK) {
