@@ -4,10 +4,13 @@
  *
  *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|direct]
  *                                         [--only SUBSTRING] [--cpu-time]
+ *                                         [--vq-d D]
  *
  * --cpu-time divides by the CPU time of all the process's threads instead of
  * wall-clock time: on a loaded machine that still compares shader variants
  * fairly (multiply by the number of cores for an idle-machine estimate).
+ * --vq-d sets the sub-vector length of the 8-bit VQ column (default 4; the
+ * compressor uses 1..8, and d = 5 straddles the shader's 4-channel chunks).
  *
  * Each measurement submits one command buffer holding `reps` dispatches of
  * the conv (separated by barriers) and reports the median over --runs. */
@@ -138,6 +141,7 @@ main (int argc, char **argv)
   int runs = 9;
   vq_vk_conv_path path = VQ_VK_CONV_AUTO;
   const char *only = NULL;
+  int vq8_d = 4;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--runs") && i + 1 < argc)
@@ -148,8 +152,14 @@ main (int argc, char **argv)
       opt_cpu_time = TRUE;
     else if (!strcmp (argv[i], "--only") && i + 1 < argc)
       only = argv[++i];
+    else if (!strcmp (argv[i], "--vq-d") && i + 1 < argc) {
+      int d = atoi (argv[++i]); /* not inside CLAMP: it evaluates twice */
+      vq8_d = CLAMP (d, 1, 16);
+    }
     else {
-      fprintf (stderr, "usage: %s [--runs N] [--path gemm|direct] [--only SUBSTRING] [--cpu-time]\n",
+      fprintf (stderr,
+               "usage: %s [--runs N] [--path gemm|direct] [--only SUBSTRING] [--cpu-time]"
+               " [--vq-d D]\n",
                argv[0]);
       return 2;
     }
@@ -158,7 +168,9 @@ main (int argc, char **argv)
   vq_vk_context *ctx = vq_vk_test_context ();
   printf ("device: %s, median of %d runs, %s\n", ctx->properties.deviceName, runs,
           opt_cpu_time ? "GFLOP per CPU-second (all threads)" : "wall-clock GFLOP/s");
-  printf ("%-26s %9s %9s %9s %9s %7s %7s\n", "shape (GFLOP/s)", "fp32", "fp16", "vq8 d4",
+  char vq8_name[16];
+  g_snprintf (vq8_name, sizeof vq8_name, "vq8 d%d", vq8_d);
+  printf ("%-26s %9s %9s %9s %9s %7s %7s\n", "shape (GFLOP/s)", "fp32", "fp16", vq8_name,
           "vq4 d8", "vq8/32", "vq4/32");
   for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++) {
     const shape *sh = &shapes[s];
@@ -175,7 +187,7 @@ main (int argc, char **argv)
     double flops = 0;
     for (int kind = 0; kind < 4; kind++) {
       c.weight_kind = kind;
-      c.vq_d = kind == 3 ? 8 : 4;
+      c.vq_d = kind == 3 ? 8 : vq8_d;
       c.vq_k = kind == 3 ? 16 : 256;
       if (kind >= 2 && sh->cin % 4 != 0) {
         seconds[kind] = 0;

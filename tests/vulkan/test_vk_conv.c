@@ -188,13 +188,14 @@ test_vq_any_d (void)
 {
   /* The compressor picks d per layer (1..6 in the default model): the GEMM
    * path decodes any d, sub-vectors straddling 4-channel chunks included
-   * (36 weights per chunk: d = 5 never aligns). 8- and 4-bit indices. */
+   * (36 weights per chunk: d = 5 and 7 never align, every phase of the
+   * chunk start inside a sub-vector occurs). 8- and 4-bit indices. */
   vq_conv_case c = base_case ();
   c.weight_kind = 2;
   c.vq_k = 256;
   c.vq_scales = TRUE;
   c.cout = 40;
-  for (int32_t d = 1; d <= 6; d++) {
+  for (int32_t d = 1; d <= 7; d++) {
     if (d == 4)
       continue; /* conv2d_gemm_vqc, tested above */
     c.vq_d = d;
