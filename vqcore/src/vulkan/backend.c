@@ -79,18 +79,20 @@ create_nodes (vq_vk_engine *e, GError **error)
   e->ops = g_new0 (vq_vk_op, graph->n_nodes);
   if (!vq__vk_descriptor_pool_init (e->ctx, &e->pool, MAX (graph->n_nodes, 1), error))
     return FALSE;
-  for (uint32_t t = 0; t < graph->n_nodes; t++) {
+  /* Convs are prepared here and their pipelines built below, all at once:
+   * that is where drivers compile (cold starts). */
+  vq_vk_conv **convs = g_new (vq_vk_conv *, MAX (graph->n_nodes, 1));
+  guint n_convs = 0;
+  gboolean ok = TRUE;
+  for (uint32_t t = 0; t < graph->n_nodes && ok; t++) {
     const vq_node *node = &graph->nodes[t];
     switch (node->op) {
     case VQ_OP_CONV2D: {
-      const vq_vk_place *in = &e->plan.values[node->inputs[0]];
-      const vq_vk_place *out = &e->plan.values[node->outputs[0]];
-      vq_vk_conv_placement placement = {in->plane0, out->plane0};
-      if (!vq__vk_conv_init (e->ctx, &e->convs[t], graph, node, &placement, VQ_VK_CONV_AUTO,
-                             error) ||
-          !vq__vk_conv_bind (e->ctx, &e->convs[t], e->pool, e->views[in->root],
-                             e->views[out->root], error))
-        return FALSE;
+      vq_vk_conv_placement placement = {e->plan.values[node->inputs[0]].plane0,
+                                        e->plan.values[node->outputs[0]].plane0};
+      ok = vq__vk_conv_prepare (e->ctx, &e->convs[t], graph, node, &placement,
+                                VQ_VK_CONV_AUTO, error);
+      convs[n_convs++] = &e->convs[t];
       break;
     }
     case VQ_OP_CONCAT:
@@ -99,12 +101,20 @@ create_nodes (vq_vk_engine *e, GError **error)
     case VQ_OP_TRANSPOSE:
       break; /* views (plan.c); concat copies are recorded below */
     default:
-      if (!vq__vk_op_init (e->ctx, &e->ops[t], graph, node, &e->plan, e->pool, e->views, error))
-        return FALSE;
+      ok = vq__vk_op_init (e->ctx, &e->ops[t], graph, node, &e->plan, e->pool, e->views, error);
       break;
     }
   }
-  return TRUE;
+  ok = ok && vq__vk_conv_build_pipelines (e->ctx, convs, n_convs, error);
+  g_free (convs);
+  for (uint32_t t = 0; t < graph->n_nodes && ok; t++) {
+    const vq_node *node = &graph->nodes[t];
+    if (node->op == VQ_OP_CONV2D)
+      ok = vq__vk_conv_bind (e->ctx, &e->convs[t], e->pool,
+                             e->views[e->plan.values[node->inputs[0]].root],
+                             e->views[e->plan.values[node->outputs[0]].root], error);
+  }
+  return ok;
 }
 
 static void

@@ -257,9 +257,9 @@ shader_name (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 }
 
 gboolean
-vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
-                  const vq_node *node, const vq_vk_conv_placement *placement,
-                  vq_vk_conv_path path, GError **error)
+vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
+                     const vq_node *node, const vq_vk_conv_placement *placement,
+                     vq_vk_conv_path path, GError **error)
 {
   const vq_conv_params *p = &node->p.conv;
   const vq_shape *in = &graph->values[node->inputs[0]].shape;
@@ -343,16 +343,9 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
     ctx->subgroup_size == 8,
     (uint32_t) rows,
   };
-  static const VkDescriptorType bindings[] = {
-    VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
-    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-  };
-  if (!vq__vk_pipeline_init (ctx, &conv->pipeline, shader_name (conv->gemm, graph, p), bindings,
-                             G_N_ELEMENTS (bindings), spec, G_N_ELEMENTS (spec), error)) {
-    vq__vk_conv_clear (ctx, conv);
-    return FALSE;
-  }
+  G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
+  memcpy (conv->spec, spec, sizeof spec);
+  conv->shader = shader_name (conv->gemm, graph, p);
 
   uint32_t m = (uint32_t) (out->dims[2] * out->dims[3]);
   if (conv->gemm) {
@@ -362,6 +355,81 @@ vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   } else {
     conv->dispatch[0] = (m + LOCAL_SIZE - 1) / LOCAL_SIZE;
     conv->dispatch[1] = (uint32_t) (cout + 3) / 4;
+  }
+  return TRUE;
+}
+
+gboolean
+vq__vk_conv_build_pipeline (vq_vk_context *ctx, vq_vk_conv *conv, GError **error)
+{
+  static const VkDescriptorType bindings[] = {
+    VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
+    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+  };
+  return vq__vk_pipeline_init (ctx, &conv->pipeline, conv->shader, bindings,
+                               G_N_ELEMENTS (bindings), conv->spec, VQ_VK_CONV_SPEC_COUNT, error);
+}
+
+typedef struct {
+  vq_vk_context *ctx;
+  vq_vk_conv **convs;
+  gint n;
+  gint next; /* atomic: the next conv to build */
+  GMutex lock;
+  GError *error; /* the first failure */
+} build_job;
+
+static gpointer
+build_worker (gpointer data)
+{
+  build_job *job = data;
+  for (gint i; (i = g_atomic_int_add (&job->next, 1)) < job->n;) {
+    GError *error = NULL;
+    if (vq__vk_conv_build_pipeline (job->ctx, job->convs[i], &error))
+      continue;
+    g_mutex_lock (&job->lock);
+    if (job->error)
+      g_error_free (error);
+    else
+      job->error = error;
+    g_mutex_unlock (&job->lock);
+  }
+  return NULL;
+}
+
+gboolean
+vq__vk_conv_build_pipelines (vq_vk_context *ctx, vq_vk_conv **convs, guint n, GError **error)
+{
+  enum { MAX_THREADS = 8 };
+  build_job job = {.ctx = ctx, .convs = convs, .n = (gint) n};
+  GThread *workers[MAX_THREADS];
+  guint threads = MIN (n, MIN (g_get_num_processors (), MAX_THREADS));
+
+  g_mutex_init (&job.lock);
+  for (guint t = 1; t < threads; t++)
+    workers[t] = g_thread_new ("vq-vk-compile", build_worker, &job);
+  build_worker (&job);
+  for (guint t = 1; t < threads; t++)
+    g_thread_join (workers[t]);
+  g_mutex_clear (&job.lock);
+  if (job.error) {
+    g_propagate_error (error, job.error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
+                  const vq_node *node, const vq_vk_conv_placement *placement,
+                  vq_vk_conv_path path, GError **error)
+{
+  if (!vq__vk_conv_prepare (ctx, conv, graph, node, placement, path, error))
+    return FALSE;
+  if (!vq__vk_conv_build_pipeline (ctx, conv, error)) {
+    vq__vk_conv_clear (ctx, conv);
+    return FALSE;
   }
   return TRUE;
 }

@@ -17,6 +17,9 @@ typedef struct {
   int32_t out_plane0;
 } vq_vk_conv_placement;
 
+/* Specialization constants of the conv shaders (see conv.c). */
+enum { VQ_VK_CONV_SPEC_COUNT = 26 };
+
 typedef struct {
   vq_vk_pipeline pipeline;
   vq_vk_buffer weights;  /* dense rows or the codebook */
@@ -30,13 +33,28 @@ typedef struct {
   bool vq;
   bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc */
   int64_t macs;          /* multiply-accumulates per run */
+  /* The pipeline to build, kept from _prepare to _build_pipeline. */
+  const char *shader;
+  uint32_t spec[VQ_VK_CONV_SPEC_COUNT];
 } vq_vk_conv;
 
 /* Uploads the node's weights (dense rows, or codebook + indices: never a
- * decoded copy) and builds its pipeline. */
+ * decoded copy) and builds its pipeline: _prepare then _build_pipeline. */
 gboolean vq__vk_conv_init (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
                            const vq_node *node, const vq_vk_conv_placement *placement,
                            vq_vk_conv_path path, GError **error);
+/* The two halves of vq__vk_conv_init. Drivers compile in _build_pipeline
+ * (about 1 s per conv on an NVIDIA H200 when the pipeline cache is cold),
+ * so engines call it for all convs at once from several threads; it only
+ * creates Vulkan objects of its own. On failure _prepare clears the conv;
+ * after a failed _build_pipeline the caller clears it. */
+gboolean vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
+                              const vq_node *node, const vq_vk_conv_placement *placement,
+                              vq_vk_conv_path path, GError **error);
+gboolean vq__vk_conv_build_pipeline (vq_vk_context *ctx, vq_vk_conv *conv, GError **error);
+/* _build_pipeline for n prepared convs on up to 8 threads. */
+gboolean vq__vk_conv_build_pipelines (vq_vk_context *ctx, vq_vk_conv **convs, guint n,
+                                      GError **error);
 /* Binds the packed-4 RGBA32F views of the input and output values. */
 gboolean vq__vk_conv_bind (vq_vk_context *ctx, vq_vk_conv *conv, VkDescriptorPool pool,
                            VkBufferView src, VkBufferView dst, GError **error);
