@@ -205,10 +205,17 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   const vq_blob *codebook = &graph->blobs[p->weights.codebook];
   const vq_blob *indices = &graph->blobs[p->weights.indices];
   int64_t count;
-  float *values = codebook_texels (codebook, conv->chunked, &count);
+  /* Entries of 1 or 2 values as R32F / RG32F texels, one entry each: the
+   * shaders' fetch index is unchanged, and on lavapipe a narrow texel
+   * gathers without the 4-wide transpose. */
+  int32_t d = codebook->shape.dims[1];
+  bool narrow = conv->chunked && d <= 2;
+  float *values = codebook_texels (codebook, conv->chunked && !narrow, &count);
   gboolean ok = upload_floats (ctx, &conv->weights, values, count, error);
   g_free (values);
-  *format = VK_FORMAT_R32G32B32A32_SFLOAT;
+  *format = !narrow ? VK_FORMAT_R32G32B32A32_SFLOAT
+            : d == 1 ? VK_FORMAT_R32_SFLOAT
+                     : VK_FORMAT_R32G32_SFLOAT;
   if (ok && conv->chunked) {
     gsize bytes;
     guint8 *chunked = chunk_indices (indices, p->out_channels, cin_g / 4,
