@@ -48,6 +48,24 @@ base_case (void)
   };
 }
 
+/* A 1x1 conv, no padding. */
+static void
+make_pointwise (vq_conv_case *c)
+{
+  c->kh = c->kw = 1;
+  c->pad_top = c->pad_left = c->pad_bottom = c->pad_right = 0;
+}
+
+/* VQ weights with sub-vectors of d and K codewords: 4-bit indices when K
+ * fits them, else 8-bit. */
+static void
+make_vq (vq_conv_case *c, int32_t d, int32_t k)
+{
+  c->weight_kind = k <= 16 ? 3 : 2;
+  c->vq_d = d;
+  c->vq_k = k;
+}
+
 static void
 both_paths (const vq_conv_case *c)
 {
@@ -69,8 +87,7 @@ test_dense_1x1_ragged (void)
   vq_conv_case c = base_case ();
   c.cin = 24;
   c.cout = 20;
-  c.kh = c.kw = 1;
-  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
+  make_pointwise (&c);
   c.act = VQ_ACT_RELU;
   c.h = 7;
   c.w = 9;
@@ -130,9 +147,7 @@ static void
 test_vq8_3x3_scales (void)
 {
   vq_conv_case c = base_case ();
-  c.weight_kind = 2;
-  c.vq_d = 4;
-  c.vq_k = 256;
+  make_vq (&c, 4, 256);
   c.vq_scales = TRUE;
   both_paths (&c);
   c.vq_d = 8; /* sub-vectors straddle channel chunks: 8 does not divide 4 * 9 */
@@ -143,13 +158,10 @@ static void
 test_vq4_1x1 (void)
 {
   vq_conv_case c = base_case ();
-  c.weight_kind = 3;
-  c.vq_k = 16;
-  c.vq_d = 8;
+  make_vq (&c, 8, 16);
   c.cin = 40;
   c.cout = 48;
-  c.kh = c.kw = 1;
-  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
+  make_pointwise (&c);
   both_paths (&c);
 }
 
@@ -160,22 +172,19 @@ test_vq_chunked_d4 (void)
    * 4-bit indices with an odd number of chunks per row (cin 20) put row
    * starts on odd nibbles; cout 40 leaves a partly filled 16-channel tile. */
   vq_conv_case c = base_case ();
-  c.weight_kind = 3;
-  c.vq_k = 16;
+  make_vq (&c, 4, 16);
   c.cin = 20;
   c.cout = 40;
   both_paths (&c);
   /* 8-bit, 1x1 (4 indices per chunk: one texel exactly), stride 2. */
   c = base_case ();
-  c.weight_kind = 2;
-  c.vq_k = 256;
-  c.kh = c.kw = 1;
+  make_vq (&c, 4, 256);
+  make_pointwise (&c);
   c.sh = c.sw = 2;
-  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
   both_paths (&c);
   /* Grouped: chunks are counted within the group. */
   c = base_case ();
-  c.weight_kind = 2;
+  make_vq (&c, 4, c.vq_k);
   c.groups = 2;
   c.cin = 24;
   c.cout = 32;
@@ -191,25 +200,19 @@ test_vq_any_d (void)
    * (36 weights per chunk: d = 5 and 7 never align, every phase of the
    * chunk start inside a sub-vector occurs). 8- and 4-bit indices. */
   vq_conv_case c = base_case ();
-  c.weight_kind = 2;
-  c.vq_k = 256;
   c.vq_scales = TRUE;
   c.cout = 40;
   for (int32_t d = 1; d <= 7; d++) {
     if (d == 4)
       continue; /* conv2d_gemm_vqc, tested above */
-    c.vq_d = d;
-    c.weight_kind = d % 2 ? 2 : 3;
-    c.vq_k = c.weight_kind == 3 ? 16 : 256;
+    make_vq (&c, d, d % 2 ? 256 : 16);
     both_paths (&c);
   }
   /* 1x1 with d = 3: rows of 20 weights end in a padded sub-vector. */
   c = base_case ();
-  c.weight_kind = 2;
-  c.vq_d = 3;
+  make_vq (&c, 3, c.vq_k);
   c.cin = 20;
-  c.kh = c.kw = 1;
-  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
+  make_pointwise (&c);
   both_paths (&c);
 }
 
@@ -218,8 +221,7 @@ test_vq_general_fallback (void)
 {
   /* d = 3 and three input channels: only the direct shader can decode. */
   vq_conv_case c = base_case ();
-  c.weight_kind = 2;
-  c.vq_d = 3;
+  make_vq (&c, 3, c.vq_k);
   c.cin = 3;
   check_case (&c, VQ_VK_CONV_AUTO, 0, 0);
 }
