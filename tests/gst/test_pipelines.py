@@ -106,8 +106,12 @@ class LaunchPipeline(unittest.TestCase):
             run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
             messages = messages_of(run.stdout)
-            self.assertEqual(len(messages), FRAMES)
-            self.assertEqual([m.get_value("frame-number") for m in messages], list(range(FRAMES)))
+            # identity's eos-after sometimes lets one frame fewer through
+            # (seen in CI, as in the leak test): one message per frame that
+            # reached vqdetect, and the MP4 holds exactly those frames.
+            self.assertIn(len(messages), (FRAMES - 1, FRAMES))
+            self.assertEqual([m.get_value("frame-number") for m in messages],
+                             list(range(len(messages))))
             # Not the last frame: avdec may recycle the memory of the frame
             # it decoded when identity answers EOS.
             k = FRAMES // 2
@@ -116,7 +120,7 @@ class LaunchPipeline(unittest.TestCase):
             self.assertGreaterEqual(len(people), 2)
 
             drawn = decode_frames(out)
-            self.assertEqual(len(drawn), FRAMES)
+            self.assertEqual(len(drawn), len(messages))
             original = decode_frames(VTEST, FRAMES)
             w, h, after = drawn[k]
             _, _, before = original[k]
