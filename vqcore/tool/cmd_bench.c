@@ -337,7 +337,6 @@ vq_cmd_bench (int argc, char **argv)
      "Vulkan: time each distinct conv shape alone, dense vs VQ (the decode's cost)", NULL},
     {"json", 0, 0, G_OPTION_ARG_NONE, &args.json, "Print one JSON object", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
-  GOptionContext *context = g_option_context_new ("- time the per-frame path");
   GError *error = NULL;
   vq_model *model = NULL;
   vq_engine *engine = NULL;
@@ -345,8 +344,7 @@ vq_cmd_bench (int argc, char **argv)
   guint8 *pixels = NULL;
   int status = 1;
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!vq_tool_parse_options (&argc, &argv, entries, "- time the per-frame path", NULL, &error))
     goto out;
   vq_engine_options options;
   vq_engine_options_init (&options);
@@ -438,7 +436,6 @@ out:
   g_free (pixels);
   vq_engine_free (engine);
   vq_model_free (model);
-  g_option_context_free (context);
   g_free (args.model);
   g_free (args.backend);
   g_free (args.device);

@@ -89,14 +89,9 @@ parse_args (int argc, char **argv, compress_args *args, char **input, GError **e
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &args->quiet, "No progress messages", NULL },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
   };
-  GOptionContext *context = g_option_context_new ("IN.vqm - vector-quantize a model's convs");
-  g_option_context_set_summary (context,
-      "Example:\n  vq compress nanodet.vqm -o nanodet-vq.vqm --bits 2.2 \\\n"
-      "    --calib vtest.avi --calib-start 400 --calib-every 12 --calib aero1.jpg");
-  g_option_context_add_main_entries (context, entries, NULL);
-  gboolean ok = g_option_context_parse (context, &argc, &argv, error);
-  g_option_context_free (context);
-  if (!ok)
+  if (!vq_tool_parse_options (&argc, &argv, entries, "IN.vqm - vector-quantize a model's convs",
+          "Example:\n  vq compress nanodet.vqm -o nanodet-vq.vqm --bits 2.2 \\\n"
+          "    --calib vtest.avi --calib-start 400 --calib-every 12 --calib aero1.jpg", error))
     return FALSE;
   if (argc != 2 || args->output == NULL) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,

@@ -151,15 +151,12 @@ vq_cmd_convert (int argc, char **argv)
     { "max-detections", 0, 0, G_OPTION_ARG_INT, &o.max_detections, "Default detection limit (100)", "N" },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
   };
-  GOptionContext *context = g_option_context_new ("MODEL.json -o OUT.vqm - import a TF.js model");
-  g_option_context_set_summary (context,
+  GError *error = NULL;
+  gboolean ok = vq_tool_parse_options (&argc, &argv, entries,
+      "MODEL.json -o OUT.vqm - import a TF.js model",
       "Imports a TensorFlow.js graph model (model.json and the weight files\n"
       "beside it) with NanoDet's metadata (COCO labels, BGR mean/std, letterbox,\n"
-      "GFL decoder at strides 8/16/32) and writes a .vqm model.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  GError *error = NULL;
-  gboolean ok = g_option_context_parse (context, &argc, &argv, &error);
-  g_option_context_free (context);
+      "GFL decoder at strides 8/16/32) and writes a .vqm model.", &error);
   if (ok && (argc != 2 || o.output == NULL))
     g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID,
                  "expected one MODEL.json and -o OUT.vqm (see 'vq convert --help')");

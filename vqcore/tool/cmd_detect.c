@@ -53,16 +53,11 @@ parse_args (int argc, char **argv, detect_args *args, char **input, GError **err
       "Print frames processed and frames per second on standard error", NULL },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
   };
-  GOptionContext *context = g_option_context_new ("VIDEO|IMAGE - detect objects");
-  g_option_context_set_summary (context,
-      "Prints one JSON object per processed frame:\n"
-      "{\"frame\": n, \"pts\": seconds, \"width\": w, \"height\": h, \"detections\": "
-      "[{\"label\", \"class_id\", \"confidence\", \"x\", \"y\", \"w\", \"h\"}]}\n"
-      "with box coordinates in source-frame pixels.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  gboolean ok = g_option_context_parse (context, &argc, &argv, error);
-  g_option_context_free (context);
-  if (!ok)
+  if (!vq_tool_parse_options (&argc, &argv, entries, "VIDEO|IMAGE - detect objects",
+          "Prints one JSON object per processed frame:\n"
+          "{\"frame\": n, \"pts\": seconds, \"width\": w, \"height\": h, \"detections\": "
+          "[{\"label\", \"class_id\", \"confidence\", \"x\", \"y\", \"w\", \"h\"}]}\n"
+          "with box coordinates in source-frame pixels.", error))
     return FALSE;
   if (argc != 2) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,

@@ -136,15 +136,12 @@ vq_cmd_eval (int argc, char **argv)
       "CPU threads (default: one per core)", "N" },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
   };
-  GOptionContext *context = g_option_context_new (
-      "REFERENCE.vqm CANDIDATE.vqm MEDIA... - detection agreement of two models");
-  g_option_context_set_summary (context,
-      "Prints {\"map\", \"precision\", \"recall\", ...}: mAP of CANDIDATE's detections "
-      "against REFERENCE's (those at the threshold act as ground truth).");
-  g_option_context_add_main_entries (context, entries, NULL);
   GError *error = NULL;
   int status = 1;
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!vq_tool_parse_options (&argc, &argv, entries,
+          "REFERENCE.vqm CANDIDATE.vqm MEDIA... - detection agreement of two models",
+          "Prints {\"map\", \"precision\", \"recall\", ...}: mAP of CANDIDATE's detections "
+          "against REFERENCE's (those at the threshold act as ground truth).", &error))
     goto done;
   if (argc < 4) {
     g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID,
@@ -161,7 +158,6 @@ vq_cmd_eval (int argc, char **argv)
     status = 0;
 
 done:
-  g_option_context_free (context);
   vq_tool_report_error ("eval", error);
   return status;
 }

@@ -282,14 +282,10 @@ vq_cmd_info (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object instead of text", NULL },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
   };
-  GOptionContext *context = g_option_context_new ("[MODEL] - describe a .vqm model");
-  g_option_context_set_summary (context,
-      "Without MODEL, describes the default model: $VQDETECT_MODEL, else\n"
-      "$XDG_CACHE_HOME/vqdetect/nanodet.vqm, else the installed copy.");
-  g_option_context_add_main_entries (context, entries, NULL);
   GError *error = NULL;
-  gboolean ok = g_option_context_parse (context, &argc, &argv, &error);
-  g_option_context_free (context);
+  gboolean ok = vq_tool_parse_options (&argc, &argv, entries, "[MODEL] - describe a .vqm model",
+      "Without MODEL, describes the default model: $VQDETECT_MODEL, else\n"
+      "$XDG_CACHE_HOME/vqdetect/nanodet.vqm, else the installed copy.", &error);
   if (!ok || argc > 2) {
     int status = vq_tool_fail ("info", error ? error->message
                                              : "expected at most one model file (see 'vq info --help')");

@@ -20,4 +20,12 @@ int vq_tool_fail (const char *subcommand, const char *message);
  * frees it; does nothing when it is NULL. */
 void vq_tool_report_error (const char *subcommand, GError *error);
 
+/* Parses a subcommand's options with a GOptionContext, which gives it
+ * --help: `parameter_string` follows "Usage: vq SUBCOMMAND [OPTION...]",
+ * `summary` (may be NULL) stands above the options. On success *argc and
+ * *argv keep only the arguments that are not options. */
+gboolean vq_tool_parse_options (int *argc, char ***argv, const GOptionEntry *entries,
+                                const char *parameter_string, const char *summary,
+                                GError **error);
+
 #endif

@@ -37,6 +37,19 @@ vq_tool_report_error (const char *subcommand, GError *error)
   g_error_free (error);
 }
 
+gboolean
+vq_tool_parse_options (int *argc, char ***argv, const GOptionEntry *entries,
+                       const char *parameter_string, const char *summary, GError **error)
+{
+  GOptionContext *context = g_option_context_new (parameter_string);
+  if (summary != NULL)
+    g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, NULL);
+  gboolean ok = g_option_context_parse (context, argc, argv, error);
+  g_option_context_free (context);
+  return ok;
+}
+
 static void
 print_usage (FILE *out)
 {
