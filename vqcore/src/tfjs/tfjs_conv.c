@@ -139,6 +139,21 @@ resolve_window (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, const vq__tfjs_ten
   return TRUE;
 }
 
+/* Copies a window's kernel, strides and padding into IR conv or pool
+ * params: vq_conv_params and vq_pool_params name these fields alike, and a
+ * macro serves both types. A conv also takes the dilations. */
+#define SET_WINDOW_PARAMS(params, win)    \
+  do {                                    \
+    (params)->kernel_h = (win)->kh;       \
+    (params)->kernel_w = (win)->kw;       \
+    (params)->stride_h = (win)->sh;       \
+    (params)->stride_w = (win)->sw;       \
+    (params)->pad_top = (win)->pad[0];    \
+    (params)->pad_left = (win)->pad[1];   \
+    (params)->pad_bottom = (win)->pad[2]; \
+    (params)->pad_right = (win)->pad[3];  \
+  } while (0)
+
 /* The TF tensor an op with this window produces, in its data format. */
 static vq__tfjs_tensor
 window_output (const window *win, int32_t channels)
@@ -258,16 +273,9 @@ vq__tfjs_op_conv (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor 
   vq_node conv;
   vq_node_init (&conv, VQ_OP_CONV2D, node->name);
   vq_conv_params *p = &conv.p.conv;
-  p->kernel_h = win.kh;
-  p->kernel_w = win.kw;
-  p->stride_h = win.sh;
-  p->stride_w = win.sw;
+  SET_WINDOW_PARAMS (p, &win);
   p->dilation_h = win.dh;
   p->dilation_w = win.dw;
-  p->pad_top = win.pad[0];
-  p->pad_left = win.pad[1];
-  p->pad_bottom = win.pad[2];
-  p->pad_right = win.pad[3];
   p->groups = (int32_t) groups;
   p->out_channels = (int32_t) cout;
   char *blob_name = g_strdup_printf ("%s/weights", node->name);
@@ -329,14 +337,7 @@ vq__tfjs_op_pool (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, vq__tfjs_tensor 
     }
     p->count_include_pad = from_pad;
   }
-  p->kernel_h = win.kh;
-  p->kernel_w = win.kw;
-  p->stride_h = win.sh;
-  p->stride_w = win.sw;
-  p->pad_top = win.pad[0];
-  p->pad_left = win.pad[1];
-  p->pad_bottom = win.pad[2];
-  p->pad_right = win.pad[3];
+  SET_WINDOW_PARAMS (p, &win);
   pool.n_inputs = 1;
   pool.inputs[0] = input;
   vq__tfjs_tensor t = window_output (&win, win.c);
