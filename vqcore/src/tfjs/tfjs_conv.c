@@ -118,6 +118,7 @@ resolve_window (vq__tfjs_ctx *ctx, const vq__tfjs_node *node, const vq__tfjs_ten
   } else if (padding == NULL || strcmp (padding, "VALID") != 0) {
     vq__tfjs_fail (error, node, VQ_ERROR_UNSUPPORTED, "padding '%s' is not supported",
                    padding ? padding : "(none)");
+    g_free (padding);
     return FALSE;
   }
   g_free (padding);
