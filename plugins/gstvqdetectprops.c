@@ -36,6 +36,16 @@ enum {
 #define DEFAULT_PROP_SKIP_LATE TRUE
 #define DEFAULT_PROP_SHARE_MODEL TRUE
 
+/* Registers an enum type the first time any thread asks for it; `type`
+ * is the caller's static cache. */
+static GType
+enum_type_once (GType *type, const char *name, const GEnumValue *values)
+{
+  if (g_once_init_enter (type))
+    g_once_init_leave (type, g_enum_register_static (name, values));
+  return *type;
+}
+
 GType
 gst_vq_detect_backend_get_type (void)
 {
@@ -47,9 +57,7 @@ gst_vq_detect_backend_get_type (void)
     {0, NULL, NULL},
   };
 
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstVqDetectBackend", values));
-  return type;
+  return enum_type_once (&type, "GstVqDetectBackend", values);
 }
 
 GType
@@ -62,9 +70,7 @@ gst_vq_detect_resize_get_type (void)
     {0, NULL, NULL},
   };
 
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstVqDetectResize", values));
-  return type;
+  return enum_type_once (&type, "GstVqDetectResize", values);
 }
 
 void
