@@ -32,21 +32,16 @@
  */
 #include "gstvqdetectpriv.h"
 
+#include "gstvqcaps.h"
+
 GST_DEBUG_CATEGORY (vq__detect_debug);
 #define GST_CAT_DEFAULT vq__detect_debug
-
-#define VQ_DETECT_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, NV12, I420 }"
 
 G_DEFINE_TYPE (GstVqDetect, gst_vq_detect, GST_TYPE_VIDEO_FILTER)
 GST_ELEMENT_REGISTER_DEFINE (vqdetect, "vqdetect", GST_RANK_NONE, GST_TYPE_VQ_DETECT)
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VQ_DETECT_FORMATS)));
-
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VQ_DETECT_FORMATS)));
+static GstStaticPadTemplate sink_template = VQ_GST_VIDEO_PAD_TEMPLATE ("sink", GST_PAD_SINK);
+static GstStaticPadTemplate src_template = VQ_GST_VIDEO_PAD_TEMPLATE ("src", GST_PAD_SRC);
 
 static gboolean
 gst_vq_detect_start (GstBaseTransform *trans)

@@ -23,12 +23,11 @@
 
 #include <stdio.h>
 
+#include "gstvqcaps.h"
 #include "vqdraw.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vq_overlay_debug);
 #define GST_CAT_DEFAULT gst_vq_overlay_debug
-
-#define VQ_OVERLAY_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, NV12, I420 }"
 
 enum {
   PROP_0,
@@ -56,13 +55,8 @@ struct _GstVqOverlay {
 G_DEFINE_TYPE (GstVqOverlay, gst_vq_overlay, GST_TYPE_VIDEO_FILTER)
 GST_ELEMENT_REGISTER_DEFINE (vqoverlay, "vqoverlay", GST_RANK_NONE, GST_TYPE_VQ_OVERLAY)
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VQ_OVERLAY_FORMATS)));
-
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VQ_OVERLAY_FORMATS)));
+static GstStaticPadTemplate sink_template = VQ_GST_VIDEO_PAD_TEMPLATE ("sink", GST_PAD_SINK);
+static GstStaticPadTemplate src_template = VQ_GST_VIDEO_PAD_TEMPLATE ("src", GST_PAD_SRC);
 
 /* Glyph magnification: the font cell is 8 pixels high. Automatic size
  * keeps labels readable from SD (2x) to 4K (9x). */
