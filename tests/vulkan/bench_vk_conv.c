@@ -2,7 +2,7 @@
  * shapes, dense (fp32, fp16) and VQ (8-bit indices d=4 K=256, 4-bit indices
  * d=8 K=16), and the VQ/dense time ratio per shape. Not a test:
  *
- *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|direct]
+ *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|wino|direct]
  *                                         [--only SUBSTRING] [--cpu-time]
  *                                         [--vq-d D]
  *
@@ -147,7 +147,9 @@ main (int argc, char **argv)
     if (!strcmp (argv[i], "--runs") && i + 1 < argc)
       runs = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--path") && i + 1 < argc)
-      path = !strcmp (argv[++i], "direct") ? VQ_VK_CONV_DIRECT : VQ_VK_CONV_GEMM;
+      path = !strcmp (argv[++i], "direct") ? VQ_VK_CONV_DIRECT
+             : !strcmp (argv[i], "wino")   ? VQ_VK_CONV_WINO
+                                           : VQ_VK_CONV_GEMM;
     else if (!strcmp (argv[i], "--cpu-time"))
       opt_cpu_time = TRUE;
     else if (!strcmp (argv[i], "--only") && i + 1 < argc)
@@ -158,7 +160,7 @@ main (int argc, char **argv)
     }
     else {
       fprintf (stderr,
-               "usage: %s [--runs N] [--path gemm|direct] [--only SUBSTRING] [--cpu-time]"
+               "usage: %s [--runs N] [--path gemm|wino|direct] [--only SUBSTRING] [--cpu-time]"
                " [--vq-d D]\n",
                argv[0]);
       return 2;

@@ -1,5 +1,5 @@
 /* conv2d on the Vulkan device against a double-precision direct
- * convolution, for both shader paths, dense fp32/fp16 and VQ weights (8- and
+ * convolution, for every shader path (direct, GEMM, Winograd), dense fp32/fp16 and VQ weights (8- and
  * 4-bit indices), every geometry parameter, and channel-range placement. */
 #include "vk_test.h"
 
@@ -66,18 +66,31 @@ make_vq (vq_conv_case *c, int32_t d, int32_t k)
   c->vq_k = k;
 }
 
+/* Whether conv2d_wino takes this case (3x3, stride 1, no dilation, and
+ * what conv2d_gemm needs). */
+static gboolean
+wino_runs (const vq_conv_case *c)
+{
+  vq_graph *graph = vq_vk_test_conv_graph (c, 1);
+  gboolean runs = !vq__vk_conv_wino_refusal (ctx, graph, &graph->nodes[0]);
+  vq_graph_free (graph);
+  return runs;
+}
+
 static void
-both_paths (const vq_conv_case *c)
+every_path (const vq_conv_case *c)
 {
   check_case (c, VQ_VK_CONV_DIRECT, 0, 0);
   check_case (c, VQ_VK_CONV_GEMM, 0, 0);
+  if (wino_runs (c))
+    check_case (c, VQ_VK_CONV_WINO, 0, 0);
 }
 
 static void
 test_dense_3x3 (void)
 {
   vq_conv_case c = base_case ();
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -91,7 +104,7 @@ test_dense_1x1_ragged (void)
   c.act = VQ_ACT_RELU;
   c.h = 7;
   c.w = 9;
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -106,7 +119,7 @@ test_dense_first_layer_fp16 (void)
   c.sh = c.sw = 2;
   c.weight_kind = 1;
   c.act = VQ_ACT_SIGMOID;
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -125,7 +138,7 @@ test_dense_dilated_asymmetric (void)
   c.pad_right = 3;
   c.act = VQ_ACT_HARD_SWISH;
   c.bias = FALSE;
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -136,7 +149,7 @@ test_grouped_and_depthwise (void)
   c.cin = 16;
   c.cout = 32;
   c.act = VQ_ACT_SILU;
-  both_paths (&c);
+  every_path (&c);
 
   c.groups = c.cin = c.cout = 12; /* depthwise: direct path only */
   c.act = VQ_ACT_RELU6;
@@ -149,9 +162,9 @@ test_vq8_3x3_scales (void)
   vq_conv_case c = base_case ();
   make_vq (&c, 4, 256);
   c.vq_scales = TRUE;
-  both_paths (&c);
+  every_path (&c);
   c.vq_d = 8; /* sub-vectors straddle channel chunks: 8 does not divide 4 * 9 */
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -162,7 +175,7 @@ test_vq4_1x1 (void)
   c.cin = 40;
   c.cout = 48;
   make_pointwise (&c);
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -175,13 +188,13 @@ test_vq_chunked_d4 (void)
   make_vq (&c, 4, 16);
   c.cin = 20;
   c.cout = 40;
-  both_paths (&c);
+  every_path (&c);
   /* 8-bit, 1x1 (4 indices per chunk: one texel exactly), stride 2. */
   c = base_case ();
   make_vq (&c, 4, 256);
   make_pointwise (&c);
   c.sh = c.sw = 2;
-  both_paths (&c);
+  every_path (&c);
   /* Grouped: chunks are counted within the group. */
   c = base_case ();
   make_vq (&c, 4, c.vq_k);
@@ -189,7 +202,7 @@ test_vq_chunked_d4 (void)
   c.cin = 24;
   c.cout = 32;
   c.vq_scales = TRUE;
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -206,14 +219,14 @@ test_vq_any_d (void)
     if (d == 4)
       continue; /* conv2d_gemm_vqc, tested above */
     make_vq (&c, d, d % 2 ? 256 : 16);
-    both_paths (&c);
+    every_path (&c);
   }
   /* 1x1 with d = 3: rows of 20 weights end in a padded sub-vector. */
   c = base_case ();
   make_vq (&c, 3, c.vq_k);
   c.cin = 20;
   make_pointwise (&c);
-  both_paths (&c);
+  every_path (&c);
 }
 
 static void
@@ -234,6 +247,21 @@ test_channel_ranges (void)
   vq_conv_case c = base_case ();
   check_case (&c, VQ_VK_CONV_GEMM, 2, 3);
   check_case (&c, VQ_VK_CONV_DIRECT, 1, 2);
+  check_case (&c, VQ_VK_CONV_WINO, 1, 3);
+}
+
+static void
+assert_refused (const vq_conv_case *c, vq_vk_conv_path path)
+{
+  vq_graph *graph = vq_vk_test_conv_graph (c, 1);
+  vq_vk_conv conv;
+  vq_vk_conv_placement placement = {0, 0};
+  GError *error = NULL;
+  g_assert_false (vq__vk_conv_init (ctx, &conv, graph, &graph->nodes[0], &placement, path,
+                                    &error));
+  g_assert_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED);
+  g_error_free (error);
+  vq_graph_free (graph);
 }
 
 static void
@@ -241,15 +269,23 @@ test_gemm_refuses (void)
 {
   vq_conv_case c = base_case ();
   c.groups = c.cin = c.cout = 8;
-  vq_graph *graph = vq_vk_test_conv_graph (&c, 1);
-  vq_vk_conv conv;
-  vq_vk_conv_placement placement = {0, 0};
-  GError *error = NULL;
-  g_assert_false (vq__vk_conv_init (ctx, &conv, graph, &graph->nodes[0], &placement,
-                                    VQ_VK_CONV_GEMM, &error));
-  g_assert_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED);
-  g_error_free (error);
-  vq_graph_free (graph);
+  assert_refused (&c, VQ_VK_CONV_GEMM);
+  assert_refused (&c, VQ_VK_CONV_WINO);
+}
+
+static void
+test_wino_refuses (void)
+{
+  /* Winograd F(2x2, 3x3) covers only 3x3 kernels at stride 1, dilation 1. */
+  vq_conv_case c = base_case ();
+  c.sh = 2;
+  assert_refused (&c, VQ_VK_CONV_WINO);
+  c = base_case ();
+  c.dw = 2;
+  assert_refused (&c, VQ_VK_CONV_WINO);
+  c = base_case ();
+  make_pointwise (&c);
+  assert_refused (&c, VQ_VK_CONV_WINO);
 }
 
 int
@@ -269,6 +305,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);
   g_test_add_func ("/vulkan/conv/channel-ranges", test_channel_ranges);
   g_test_add_func ("/vulkan/conv/gemm-refuses", test_gemm_refuses);
+  g_test_add_func ("/vulkan/conv/wino-refuses", test_wino_refuses);
   int status = g_test_run ();
   g_assert_cmpint (g_atomic_int_get (&ctx->validation_messages), ==, 0);
   vq__vk_context_free (ctx);

@@ -65,6 +65,21 @@ gemm_local_size (const vq_vk_context *ctx, int64_t pixels, int rows)
   return best;
 }
 
+/* Tiles (2x2 output pixels) per lane in conv2d_wino. One tile already
+ * keeps 256 accumulators per lane; on lavapipe (bench_vk_conv --cpu-time)
+ * 1 tile ran NanoDet's 3x3 convs 15-40 % faster than 2, 3 or 4, whose
+ * accumulators spill further. VQ_VK_WINO_ROWS overrides, for experiments. */
+static int
+wino_rows (void)
+{
+  const char *env = g_getenv ("VQ_VK_WINO_ROWS");
+  if (env) {
+    int rows = atoi (env);
+    return rows >= 1 && rows <= 8 ? rows : 1;
+  }
+  return 1;
+}
+
 static int32_t
 round_up4 (int32_t x)
 {
@@ -85,6 +100,29 @@ vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph, const
   if (p->weights.dense < 0 && cin_g % 4 != 0)
     return "VQ conv with input channels not a multiple of 4";
   return NULL;
+}
+
+const char *
+vq__vk_conv_wino_refusal (const vq_vk_context *ctx, const vq_graph *graph, const vq_node *node)
+{
+  const vq_conv_params *p = &node->p.conv;
+  const char *refusal = vq__vk_conv_gemm_refusal (ctx, graph, node);
+
+  if (refusal)
+    return refusal;
+  if (p->kernel_h != 3 || p->kernel_w != 3 || p->stride_h != 1 || p->stride_w != 1 ||
+      p->dilation_h != 1 || p->dilation_w != 1)
+    return "not a 3x3 conv with stride 1 and dilation 1";
+  return NULL;
+}
+
+/* Whether AUTO runs a conv that conv2d_wino can run there: yes, unless
+ * VQ_VK_WINOGRAD=0 (for comparisons). */
+static bool
+wino_wanted (void)
+{
+  const char *env = g_getenv ("VQ_VK_WINOGRAD");
+  return !env || atoi (env) != 0;
 }
 
 /* Dense rows as the shaders read them: [cout][cin/g rounded up to 4][kh][kw]
@@ -251,16 +289,13 @@ create_views (vq_vk_context *ctx, vq_vk_conv *conv, VkFormat weight_format, GErr
 }
 
 static const char *
-shader_name (bool gemm, const vq_graph *graph, const vq_conv_params *p)
+weight_form (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
   if (p->weights.dense >= 0)
-    return gemm ? "conv2d_gemm_dense" : "conv2d_direct_dense";
+    return "dense";
   if (chunked_vq (gemm, graph, p))
-    return graph->blobs[p->weights.codebook].shape.dims[1] == 4 ? "conv2d_gemm_vqc"
-                                                                  : "conv2d_gemm_vqa";
-  if (graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4)
-    return gemm ? "conv2d_gemm_vq4" : "conv2d_direct_vq4";
-  return gemm ? "conv2d_gemm_vq8" : "conv2d_direct_vq8";
+    return graph->blobs[p->weights.codebook].shape.dims[1] == 4 ? "vqc" : "vqa";
+  return graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4 ? "vq4" : "vq8";
 }
 
 gboolean
@@ -277,13 +312,17 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   VkFormat weight_format;
   const char *refusal = vq__vk_conv_gemm_refusal (ctx, graph, node);
 
+  const char *wino_refusal = vq__vk_conv_wino_refusal (ctx, graph, node);
+
   memset (conv, 0, sizeof *conv);
-  if (path == VQ_VK_CONV_GEMM && refusal) {
+  if ((path == VQ_VK_CONV_GEMM && refusal) || (path == VQ_VK_CONV_WINO && wino_refusal)) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED, "Vulkan: conv %s: %s", node->name,
-                 refusal);
+                 path == VQ_VK_CONV_GEMM ? refusal : wino_refusal);
     return FALSE;
   }
   conv->gemm = path != VQ_VK_CONV_DIRECT && !refusal;
+  conv->wino = path == VQ_VK_CONV_WINO || (path == VQ_VK_CONV_AUTO && !wino_refusal &&
+                                           wino_wanted ());
   conv->vq = p->weights.dense < 0;
   conv->chunked = chunked_vq (conv->gemm, graph, p);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
@@ -315,9 +354,11 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     return FALSE;
   }
 
-  int rows = gemm_rows (khkw);
-  uint32_t local = conv->gemm ? gemm_local_size (ctx, (int64_t) out->dims[2] * out->dims[3], rows)
-                              : LOCAL_SIZE;
+  /* conv2d_wino's M dimension counts tiles of 2x2 pixels. */
+  int64_t m = conv->wino ? (int64_t) ((out->dims[2] + 1) / 2) * ((out->dims[3] + 1) / 2)
+                         : (int64_t) out->dims[2] * out->dims[3];
+  int rows = conv->wino ? wino_rows () : gemm_rows (khkw);
+  uint32_t local = conv->gemm ? gemm_local_size (ctx, m, rows) : LOCAL_SIZE;
   union {
     float f;
     uint32_t u;
@@ -352,15 +393,16 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);
-  conv->shader = shader_name (conv->gemm, graph, p);
+  g_snprintf (conv->shader, sizeof conv->shader, "conv2d_%s_%s",
+              conv->wino ? "wino" : conv->gemm ? "gemm" : "direct",
+              weight_form (conv->gemm, graph, p));
 
-  uint32_t m = (uint32_t) (out->dims[2] * out->dims[3]);
   if (conv->gemm) {
     uint32_t per_group = local * (uint32_t) rows;
-    conv->dispatch[0] = (m + per_group - 1) / per_group;
+    conv->dispatch[0] = (uint32_t) ((m + per_group - 1) / per_group);
     conv->dispatch[1] = (uint32_t) (cout + TILE_N - 1) / TILE_N;
   } else {
-    conv->dispatch[0] = (m + LOCAL_SIZE - 1) / LOCAL_SIZE;
+    conv->dispatch[0] = (uint32_t) ((m + LOCAL_SIZE - 1) / LOCAL_SIZE);
     conv->dispatch[1] = (uint32_t) (cout + 3) / 4;
   }
   return TRUE;

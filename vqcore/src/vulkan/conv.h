@@ -5,9 +5,10 @@
 #include "vulkan_private.h"
 
 typedef enum {
-  VQ_VK_CONV_AUTO = 0, /* conv2d_gemm where it applies, else conv2d_direct */
+  VQ_VK_CONV_AUTO = 0, /* conv2d_wino, else conv2d_gemm, else conv2d_direct */
   VQ_VK_CONV_GEMM,     /* fails when conv2d_gemm cannot run this conv */
   VQ_VK_CONV_DIRECT,
+  VQ_VK_CONV_WINO,     /* fails when conv2d_wino cannot run this conv */
 } vq_vk_conv_path;
 
 /* Where the conv reads and writes inside packed-4 activation views: the
@@ -29,12 +30,13 @@ typedef struct {
   VkBufferView views[6]; /* [0], [1] (src, dst) are owned by the caller */
   VkDescriptorSet set;
   uint32_t dispatch[2];
-  bool gemm;
+  bool gemm;             /* conv2d_gemm or conv2d_wino (same weight forms) */
+  bool wino;
   bool vq;
   bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc */
   int64_t macs;          /* multiply-accumulates per run */
   /* The pipeline to build, kept from _prepare to _build_pipeline. */
-  const char *shader;
+  char shader[32];
   uint32_t spec[VQ_VK_CONV_SPEC_COUNT];
 } vq_vk_conv;
 
@@ -63,6 +65,9 @@ void vq__vk_conv_clear (vq_vk_context *ctx, vq_vk_conv *conv);
 
 /* Why conv2d_gemm cannot run `node` on this device, or NULL when it can. */
 const char *vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph,
+                                      const vq_node *node);
+/* Why conv2d_wino cannot run `node` on this device, or NULL when it can. */
+const char *vq__vk_conv_wino_refusal (const vq_vk_context *ctx, const vq_graph *graph,
                                       const vq_node *node);
 
 #endif

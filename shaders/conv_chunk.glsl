@@ -1,0 +1,96 @@
+/* shaders/conv_chunk.glsl — the weights of one 4-input-channel chunk of two
+ * output rows, fetched (dense) or decoded from the codebook (VQ) into
+ * registers. Shared by conv2d_gemm.comp and conv2d_wino.comp, which then
+ * spread them over the 8-lane cluster with subgroupShuffle.
+ *
+ * The includer declares KHKW, CIN_G4, ROW4, VQ_D and the bindings
+ * u_weights and u_indices (conv_weights.glsl describes the weight forms). */
+#ifndef VQ_CONV_CHUNK_GLSL
+#define VQ_CONV_CHUNK_GLSL
+
+#include "conv_weights.glsl"
+
+/* This lane's two rows for the current chunk, in row (j) order:
+ * w_rows[h][i * KHKW + t] = weight of input channel i of the chunk, tap t. */
+float w_rows[2][4 * KHKW];
+
+/* Fills w_rows for rows row[0], row[1] and chunk c4 (input planes of the
+ * group). */
+void vq_load_chunk (uint row[2], int c4)
+{
+#ifdef VQ_WEIGHTS_VQ_CHUNKED
+  /* d = 4: sub-vector k of the chunk is weight texel k. The host stores
+   * the chunk's KHKW indices as bytes from a 4-aligned position (see
+   * conv.c), so one RGBA8UI fetch yields 4 indices. */
+  for (int h = 0; h < 2; h++)
+    for (int k4 = 0; k4 < (KHKW + 3) / 4; k4++) {
+      uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ((KHKW + 3) / 4) + k4);
+      for (int c = 0; c < 4; c++) {
+        int k = 4 * k4 + c;
+        if (k < KHKW) {
+          vec4 w = texelFetch (u_weights, int (codes[c]));
+          w_rows[h][4 * k + 0] = w.x;
+          w_rows[h][4 * k + 1] = w.y;
+          w_rows[h][4 * k + 2] = w.z;
+          w_rows[h][4 * k + 3] = w.w;
+        }
+      }
+    }
+#elif defined(VQ_WEIGHTS_VQ_ANY_D)
+  /* Sub-vectors of any length d (the compressor picks d per layer). The
+   * host lays out, per (row, chunk), the indices of the sub-vectors that
+   * overlap the chunk as bytes from a 4-aligned position (ROW4 texels of
+   * 4), and pads codebook entries to whole texels: one fetch gives 4
+   * indices or 4 values of an entry. A sub-vector may straddle chunks. */
+  if ((4 * KHKW) % VQ_D == 0) {
+    /* Chunks hold whole sub-vectors (every d but 5 here): sub-vector sl of
+     * the chunk fills w_rows[h][sl * d ..], constant indices once the
+     * loops are unrolled, so w_rows stays out of per-lane scratch memory. */
+    const int SUBS = 4 * KHKW / VQ_D;
+    for (int h = 0; h < 2; h++) {
+      uvec4 codes[ROW4];
+      [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
+        codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+      [[unroll]] for (int sl = 0; sl < SUBS; sl++)
+        [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
+          vec4 cb = texelFetch (u_weights, int (codes[sl / 4][sl % 4]) * ((VQ_D + 3) / 4) + e4);
+          [[unroll]] for (int m = 0; m < 4; m++)
+            if (4 * e4 + m < VQ_D)
+              w_rows[h][sl * VQ_D + 4 * e4 + m] = cb[m];
+        }
+    }
+  } else {
+    int base = c4 * 4 * KHKW;
+    int first = base / VQ_D;
+    for (int h = 0; h < 2; h++)
+      for (int s4 = 0; s4 < ROW4; s4++) {
+        uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+        for (int c = 0; c < 4; c++) {
+          int sv = first + 4 * s4 + c;
+          for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
+            int k0 = sv * VQ_D + 4 * e4 - base;
+            if (k0 + 3 < 0 || k0 >= 4 * KHKW)
+              continue;
+            vec4 cb = texelFetch (u_weights, int (codes[c]) * ((VQ_D + 3) / 4) + e4);
+            for (int m = 0; m < 4; m++) {
+              int k = k0 + m;
+              if (4 * e4 + m < VQ_D && k >= 0 && k < 4 * KHKW)
+                w_rows[h][k] = cb[m];
+            }
+          }
+        }
+      }
+  }
+#else
+  for (int h = 0; h < 2; h++)
+    for (int k = 0; k < KHKW; k++) {
+      vec4 w = vq_weight4 (row[h], uint (c4 * KHKW + k));
+      w_rows[h][4 * k + 0] = w.x;
+      w_rows[h][4 * k + 1] = w.y;
+      w_rows[h][4 * k + 2] = w.z;
+      w_rows[h][4 * k + 3] = w.w;
+    }
+#endif
+}
+
+#endif
