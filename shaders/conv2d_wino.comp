@@ -65,15 +65,21 @@ layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices */
 layout (binding = 4) uniform samplerBuffer u_bias;    /* R32F, one per channel */
 layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
 
+/* Output channels per cluster: 8 lanes x VQ_LANE_ROWS rows each. */
+#ifndef VQ_LANE_ROWS
+#define VQ_LANE_ROWS 1
+#endif
+const int COLS = 8 * VQ_LANE_ROWS;
+
 #include "conv_chunk.glsl"
 
 /* G g G^T of this lane's two rows: u[h][i * 16 + 4 * a + b] for input channel
  * i of the chunk. G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. */
-float u[2][4 * 16];
+float u[VQ_LANE_ROWS][4 * 16];
 
 void transform_weights ()
 {
-  [[unroll]] for (int h = 0; h < 2; h++)
+  [[unroll]] for (int h = 0; h < VQ_LANE_ROWS; h++)
     [[unroll]] for (int i = 0; i < 4; i++) {
       float s[4][3]; /* G g: rows of the kernel combined */
       [[unroll]] for (int j = 0; j < 3; j++) {
@@ -142,7 +148,7 @@ void main ()
   uint cluster = gl_SubgroupID * (gl_SubgroupSize >> 3) + (gl_SubgroupInvocationID >> 3);
   uint clusters_per_group = gl_WorkGroupSize.x >> 3;
   int m0 = int ((gl_WorkGroupID.x * clusters_per_group + cluster) * uint (8 * ROWS));
-  int n0 = int (gl_WorkGroupID.y * 16u);
+  int n0 = int (gl_WorkGroupID.y) * COLS;
   int group = n0 / COUT_G;
 
   /* Top-left input pixel of each of this lane's tiles; a tile past the
@@ -155,14 +161,14 @@ void main ()
     origin[r] = m < TILES ? ivec2 (2 * tx - PL, 2 * ty - PT) : ivec2 (-1 << 20);
   }
 
-  uint row[2];
-  row[0] = uint (min (n0 + int (lane) * 2, COUT - 1));
-  row[1] = uint (min (n0 + int (lane) * 2 + 1, COUT - 1));
+  uint row[VQ_LANE_ROWS];
+  [[unroll]] for (int h = 0; h < VQ_LANE_ROWS; h++)
+    row[h] = uint (min (n0 + int (lane) * VQ_LANE_ROWS + h, COUT - 1));
 
-  vec4 acc[ROWS][16][4];
+  vec4 acc[ROWS][16][COLS / 4];
   [[unroll]] for (int r = 0; r < ROWS; r++)
     [[unroll]] for (int k = 0; k < 16; k++)
-      [[unroll]] for (int q = 0; q < 4; q++)
+      [[unroll]] for (int q = 0; q < COLS / 4; q++)
         acc[r][k][q] = vec4 (0.0);
 
   int plane = IN_PLANE0 + group * CIN_G4;
@@ -174,20 +180,20 @@ void main ()
       transform_input (plane, origin[r], v[r]);
     [[unroll]] for (int k = 0; k < 16; k++)
       [[unroll]] for (int i = 0; i < 4; i++)
-        [[unroll]] for (int q = 0; q < 4; q++) {
-          /* Columns 4q..4q+3 live in lanes 2q (rows 0,1) and 2q+1 (rows 0,1). */
-          float own0 = u[0][i * 16 + k];
-          float own1 = u[1][i * 16 + k];
-          uint src_lane = cluster_base + uint (2 * q);
-          vec4 w = vec4 (subgroupShuffle (own0, src_lane), subgroupShuffle (own1, src_lane),
-                         subgroupShuffle (own0, src_lane + 1u),
-                         subgroupShuffle (own1, src_lane + 1u));
+        [[unroll]] for (int q = 0; q < COLS / 4; q++) {
+          /* Column c lives in lane c / VQ_LANE_ROWS, row c % VQ_LANE_ROWS. */
+          vec4 w;
+          [[unroll]] for (int j = 0; j < 4; j++) {
+            int c = 4 * q + j;
+            w[j] = subgroupShuffle (u[c % VQ_LANE_ROWS][i * 16 + k],
+                                    cluster_base + uint (c / VQ_LANE_ROWS));
+          }
           [[unroll]] for (int r = 0; r < ROWS; r++)
             acc[r][k][q] = fma (vec4 (v[r][k][i]), w, acc[r][k][q]);
         }
   }
 
-  for (int q = 0; q < 4; q++) {
+  for (int q = 0; q < COLS / 4; q++) {
     int n = n0 + 4 * q;
     if (n >= COUT)
       break;

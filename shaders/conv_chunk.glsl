@@ -10,19 +10,32 @@
 
 #include "conv_weights.glsl"
 
-/* This lane's two rows for the current chunk, in row (j) order:
- * w_rows[h][i * KHKW + t] = weight of input channel i of the chunk, tap t. */
-float w_rows[2][4 * KHKW];
+/* Output rows per lane: 2 unless the includer says otherwise. */
+#ifndef VQ_LANE_ROWS
+#define VQ_LANE_ROWS 2
+#endif
 
-/* Fills w_rows for rows row[0], row[1] and chunk c4 (input planes of the
- * group). */
-void vq_load_chunk (uint row[2], int c4)
+/* This lane's rows for the current chunk, in row (j) order:
+ * w_rows[h][i * KHKW + t] = weight of input channel i of the chunk, tap t. */
+float w_rows[VQ_LANE_ROWS][4 * KHKW];
+
+/* Shifts the first n values of array a left by `by` when bit `by` of
+ * phase is set (one stage of a shift by any phase below VQ_D). */
+#define VQ_SHIFT_STAGE(a, n, phase, by)                                       \
+  if ((by) < VQ_D) {                                                          \
+    bool shift_on = ((phase) & (by)) != 0;                                    \
+    [[unroll]] for (int k_ = 0; k_ < (n) - (by); k_++)                       \
+      a[k_] = shift_on ? a[k_ + (by)] : a[k_];                                \
+  }
+
+/* Fills w_rows for rows row[0..] and chunk c4 (input planes of the group). */
+void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
 {
 #ifdef VQ_WEIGHTS_VQ_CHUNKED
   /* d = 4: sub-vector k of the chunk is weight texel k. The host stores
    * the chunk's KHKW indices as bytes from a 4-aligned position (see
    * conv.c), so one RGBA8UI fetch yields 4 indices. */
-  for (int h = 0; h < 2; h++)
+  for (int h = 0; h < VQ_LANE_ROWS; h++)
     for (int k4 = 0; k4 < (KHKW + 3) / 4; k4++) {
       uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ((KHKW + 3) / 4) + k4);
       for (int c = 0; c < 4; c++) {
@@ -47,7 +60,7 @@ void vq_load_chunk (uint row[2], int c4)
      * the chunk fills w_rows[h][sl * d ..], constant indices once the
      * loops are unrolled, so w_rows stays out of per-lane scratch memory. */
     const int SUBS = 4 * KHKW / VQ_D;
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < VQ_LANE_ROWS; h++) {
       uvec4 codes[ROW4];
       [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
         codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
@@ -60,29 +73,42 @@ void vq_load_chunk (uint row[2], int c4)
         }
     }
   } else {
+    /* Sub-vectors straddle chunks (d = 5, 7 with a 3x3 kernel): decode the
+     * SLOTS sub-vectors that overlap the chunk into sv at constant
+     * positions, then shift sv left by the chunk's phase (where the chunk
+     * starts inside its first sub-vector, the same for every lane) one bit
+     * of the phase at a time. Indexing w_rows by the phase instead would
+     * put it in per-lane scratch memory, several times slower on lavapipe. */
+    const int SLOTS = (4 * KHKW + VQ_D - 1 + VQ_D - 1) / VQ_D;
     int base = c4 * 4 * KHKW;
-    int first = base / VQ_D;
-    for (int h = 0; h < 2; h++)
-      for (int s4 = 0; s4 < ROW4; s4++) {
-        uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
-        for (int c = 0; c < 4; c++) {
-          int sv = first + 4 * s4 + c;
-          for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
-            int k0 = sv * VQ_D + 4 * e4 - base;
-            if (k0 + 3 < 0 || k0 >= 4 * KHKW)
-              continue;
-            vec4 cb = texelFetch (u_weights, int (codes[c]) * ((VQ_D + 3) / 4) + e4);
-            for (int m = 0; m < 4; m++) {
-              int k = k0 + m;
-              if (4 * e4 + m < VQ_D && k >= 0 && k < 4 * KHKW)
-                w_rows[h][k] = cb[m];
-            }
-          }
+    int phase = base - base / VQ_D * VQ_D;
+    for (int h = 0; h < VQ_LANE_ROWS; h++) {
+      uvec4 codes[ROW4];
+      [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
+        codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+      float sv[SLOTS * VQ_D];
+      [[unroll]] for (int sl = 0; sl < SLOTS; sl++)
+        [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
+          /* Slots past the host's layout are never needed (zero then). */
+          vec4 cb = sl < 4 * ROW4 ? texelFetch (u_weights, int (codes[min (sl / 4, ROW4 - 1)][sl % 4]) *
+                                                               ((VQ_D + 3) / 4) + e4)
+                                  : vec4 (0.0);
+          [[unroll]] for (int m = 0; m < 4; m++)
+            if (4 * e4 + m < VQ_D)
+              sv[sl * VQ_D + 4 * e4 + m] = cb[m];
         }
-      }
+      /* Stages written out: loops whose bounds are constant only once an
+       * outer loop is unrolled stay loops, and their indexing spills. */
+      VQ_SHIFT_STAGE (sv, SLOTS * VQ_D, phase, 1);
+      VQ_SHIFT_STAGE (sv, SLOTS * VQ_D, phase, 2);
+      VQ_SHIFT_STAGE (sv, SLOTS * VQ_D, phase, 4);
+      VQ_SHIFT_STAGE (sv, SLOTS * VQ_D, phase, 8); /* d <= 16 */
+      [[unroll]] for (int k = 0; k < 4 * KHKW; k++)
+        w_rows[h][k] = sv[k];
+    }
   }
 #else
-  for (int h = 0; h < 2; h++)
+  for (int h = 0; h < VQ_LANE_ROWS; h++)
     for (int k = 0; k < KHKW; k++) {
       vec4 w = vq_weight4 (row[h], uint (c4 * KHKW + k));
       w_rows[h][4 * k + 0] = w.x;

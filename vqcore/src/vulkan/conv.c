@@ -7,7 +7,7 @@
 
 #include "common/half.h"
 
-enum { LOCAL_SIZE = 64, TILE_N = 16 };
+enum { LOCAL_SIZE = 64, TILE_N = 16, WINO_TILE_N = 8 };
 
 /* Pixels per lane in conv2d_gemm (a cluster of 8 lanes covers 8 * rows).
  * Measured on lavapipe (bench_vk_conv --cpu-time, one cluster per
@@ -400,7 +400,8 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   if (conv->gemm) {
     uint32_t per_group = local * (uint32_t) rows;
     conv->dispatch[0] = (uint32_t) ((m + per_group - 1) / per_group);
-    conv->dispatch[1] = (uint32_t) (cout + TILE_N - 1) / TILE_N;
+    uint32_t tile_n = conv->wino ? WINO_TILE_N : TILE_N;
+    conv->dispatch[1] = (uint32_t) (cout + tile_n - 1) / tile_n;
   } else {
     conv->dispatch[0] = (uint32_t) ((m + LOCAL_SIZE - 1) / LOCAL_SIZE);
     conv->dispatch[1] = (uint32_t) (cout + 3) / 4;
