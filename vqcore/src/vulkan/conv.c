@@ -65,19 +65,23 @@ gemm_local_size (const vq_vk_context *ctx, int64_t pixels, int rows)
   return best;
 }
 
-/* Tiles (2x2 output pixels) per lane in conv2d_wino. One tile already
- * keeps 256 accumulators per lane; on lavapipe (bench_vk_conv --cpu-time)
- * 1 tile ran NanoDet's 3x3 convs 15-40 % faster than 2, 3 or 4, whose
- * accumulators spill further. VQ_VK_WINO_ROWS overrides, for experiments. */
+/* Tiles (2x2 output pixels) per lane in conv2d_wino, whose clusters own 8
+ * output channels (one row per lane): 2 tiles keep 256 accumulators per
+ * lane. On lavapipe (bench_vk_conv --cpu-time) 2 tiles ran NanoDet's 3x3
+ * convs fastest, dense and VQ alike: 1 tile 13 % slower, 3 tiles 3-10 %
+ * (VQ/dense 1.02-1.07 there instead of 1.02-1.09), 4 tiles 30 % (spills).
+ * Clusters of 16 channels with 1 tile ran dense as fast but VQ 5-10 %
+ * slower (each lane decodes two rows per tile). VQ_VK_WINO_ROWS overrides,
+ * for experiments. */
 static int
 wino_rows (void)
 {
   const char *env = g_getenv ("VQ_VK_WINO_ROWS");
   if (env) {
     int rows = atoi (env);
-    return rows >= 1 && rows <= 8 ? rows : 1;
+    return rows >= 1 && rows <= 8 ? rows : 2;
   }
-  return 1;
+  return 2;
 }
 
 static int32_t
