@@ -5,15 +5,15 @@
  *
  * A tile is 2x2 output pixels, computed from the 4x4 input patch d around it
  * as Y = A^T [ sum over input channels of (G g G^T) .* (B^T d B) ] A: 16
- * multiplies per tile and channel pair instead of 36, so 2.25x fewer than
- * conv2d_gemm.comp, whose cluster layout this shader keeps: an 8-lane
- * cluster (one lavapipe subgroup) owns 8 * ROWS tiles x 16 output channels,
+ * multiplies per tile and channel pair instead of 36, 2.25x fewer than
+ * conv2d_gemm.comp, whose cluster design this shader keeps: an 8-lane
+ * cluster (one lavapipe subgroup) owns 8 * ROWS tiles x 8 output channels,
  * each lane ROWS tiles (ROWS, a specialization constant, counts tiles here)
- * with 16 transformed products x 16 channels of accumulators per tile.
+ * with 16 products x 8 channels of accumulators per tile.
  *
  * Per 4-input-channel chunk each lane fetches or decodes the 3x3 kernels of
- * its two output rows exactly as conv2d_gemm does (conv_chunk.glsl, VQ
- * included), transforms them (G g G^T: adds and halvings), and the lanes
+ * its output row exactly as conv2d_gemm does (conv_chunk.glsl, VQ
+ * included), transforms them (G g G^T: adds and scalings), and the lanes
  * share them with subgroupShuffle. So a VQ weight is decoded once per chunk
  * and used for 16 products of 8 * ROWS tiles, and dense weights need no
  * transformed copy on the device either.
@@ -55,8 +55,6 @@ const int KW = 3;
 const int KHKW = 9;
 const int IN_HW = IN_H * IN_W;
 const int OUT_HW = OUT_H * OUT_W;
-const int TILES_X = (OUT_W + 1) / 2;
-const int TILES = TILES_X * ((OUT_H + 1) / 2);
 
 layout (binding = 0, rgba32f) uniform readonly imageBuffer u_src;
 layout (binding = 1, rgba32f) uniform writeonly imageBuffer u_dst;
@@ -73,71 +71,108 @@ const int COLS = 8 * VQ_LANE_ROWS;
 
 #include "conv_chunk.glsl"
 
-/* G g G^T of this lane's two rows: u[h][i * 16 + 4 * a + b] for input channel
- * i of the chunk. G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. */
-float u[VQ_LANE_ROWS][4 * 16];
+/* The tile: TM x TM output pixels from a TA x TA input patch, TA = TM + 2.
+ * The 1-D transforms below are B^T (input), G (weights) and A^T (output) of
+ * Lavin and Gray's F(2, 3); each 2-D transform applies them along columns,
+ * then rows. (F(4x4, 3x3), 36 products per 16 pixels, is the same code
+ * with larger 1-D transforms, but lavapipe took minutes to compile it.) */
+const int TM = 2;
+const int TA = TM + 2;
+const int NXI = TA * TA; /* products per tile and channel pair */
+const int TILES_X = (OUT_W + TM - 1) / TM;
+const int TILES = TILES_X * ((OUT_H + TM - 1) / TM);
+
+/* Interpolation points 0, 1, -1 and infinity. */
+void input_1d (vec4 d[4], out vec4 t[4])
+{
+  t[0] = d[0] - d[2];
+  t[1] = d[1] + d[2];
+  t[2] = d[2] - d[1];
+  t[3] = d[1] - d[3];
+}
+
+void weight_1d (float g[3], out float r[4])
+{
+  r[0] = g[0];
+  r[1] = 0.5 * (g[0] + g[1] + g[2]);
+  r[2] = 0.5 * (g[0] - g[1] + g[2]);
+  r[3] = g[2];
+}
+
+void output_1d (vec4 m[4], out vec4 y[2])
+{
+  y[0] = m[0] + m[1] + m[2];
+  y[1] = m[1] - m[2] - m[3];
+}
+
+/* G g G^T of this lane's rows: u[h][i * NXI + TA * a + b] for input channel
+ * i of the chunk. */
+float u[VQ_LANE_ROWS][4 * NXI];
 
 void transform_weights ()
 {
   [[unroll]] for (int h = 0; h < VQ_LANE_ROWS; h++)
     [[unroll]] for (int i = 0; i < 4; i++) {
-      float s[4][3]; /* G g: rows of the kernel combined */
+      float s[TA][3]; /* G g: the kernel's rows combined, per column j */
       [[unroll]] for (int j = 0; j < 3; j++) {
-        float g0 = w_rows[h][i * KHKW + j], g1 = w_rows[h][i * KHKW + KW + j];
-        float g2 = w_rows[h][i * KHKW + 2 * KW + j];
-        s[0][j] = g0;
-        s[1][j] = 0.5 * (g0 + g1 + g2);
-        s[2][j] = 0.5 * (g0 - g1 + g2);
-        s[3][j] = g2;
+        float g[3], r[TA];
+        [[unroll]] for (int y = 0; y < 3; y++)
+          g[y] = w_rows[h][i * KHKW + KW * y + j];
+        weight_1d (g, r);
+        [[unroll]] for (int a = 0; a < TA; a++)
+          s[a][j] = r[a];
       }
-      [[unroll]] for (int a = 0; a < 4; a++) {
-        u[h][i * 16 + 4 * a + 0] = s[a][0];
-        u[h][i * 16 + 4 * a + 1] = 0.5 * (s[a][0] + s[a][1] + s[a][2]);
-        u[h][i * 16 + 4 * a + 2] = 0.5 * (s[a][0] - s[a][1] + s[a][2]);
-        u[h][i * 16 + 4 * a + 3] = s[a][2];
+      [[unroll]] for (int a = 0; a < TA; a++) {
+        float r[TA];
+        weight_1d (s[a], r);
+        [[unroll]] for (int b = 0; b < TA; b++)
+          u[h][i * NXI + TA * a + b] = r[b];
       }
     }
 }
 
-/* B^T d B of the 4x4 patch at `origin` of input plane `plane` (4 channels),
- * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; pixels outside read 0. */
-void transform_input (int plane, ivec2 origin, out vec4 v[16])
+/* B^T d B of the patch at `origin` of input plane `plane` (4 channels);
+ * pixels outside read 0. */
+void transform_input (int plane, ivec2 origin, out vec4 v[NXI])
 {
-  vec4 d[4][4];
-  [[unroll]] for (int y = 0; y < 4; y++)
-    [[unroll]] for (int x = 0; x < 4; x++) {
+  vec4 t[TA][TA]; /* B^T d */
+  [[unroll]] for (int x = 0; x < TA; x++) {
+    vec4 column[TA], r[TA];
+    [[unroll]] for (int y = 0; y < TA; y++) {
       ivec2 p = origin + ivec2 (x, y);
       bool inside = all (greaterThanEqual (p, ivec2 (0))) && p.x < IN_W && p.y < IN_H;
       int index = plane * IN_HW + p.y * IN_W + p.x;
-      d[y][x] = inside ? imageLoad (u_src, inside ? index : 0) : vec4 (0.0);
+      column[y] = inside ? imageLoad (u_src, inside ? index : 0) : vec4 (0.0);
     }
-  vec4 t[4][4];
-  [[unroll]] for (int x = 0; x < 4; x++) {
-    t[0][x] = d[0][x] - d[2][x];
-    t[1][x] = d[1][x] + d[2][x];
-    t[2][x] = d[2][x] - d[1][x];
-    t[3][x] = d[1][x] - d[3][x];
+    input_1d (column, r);
+    [[unroll]] for (int a = 0; a < TA; a++)
+      t[a][x] = r[a];
   }
-  [[unroll]] for (int a = 0; a < 4; a++) {
-    v[4 * a + 0] = t[a][0] - t[a][2];
-    v[4 * a + 1] = t[a][1] + t[a][2];
-    v[4 * a + 2] = t[a][2] - t[a][1];
-    v[4 * a + 3] = t[a][1] - t[a][3];
+  [[unroll]] for (int a = 0; a < TA; a++) {
+    vec4 r[TA];
+    input_1d (t[a], r);
+    [[unroll]] for (int b = 0; b < TA; b++)
+      v[TA * a + b] = r[b];
   }
 }
 
-/* A^T m A for 4 output channels: the 2x2 pixels of a tile, y[2 * row + col].
- * A^T = [1 1 1 0; 0 1 -1 -1]. */
-void transform_output (vec4 m[16], out vec4 y[4])
+/* A^T m A for 4 output channels: the tile's pixels, y[TM * row + col]. */
+void transform_output (vec4 m[NXI], out vec4 y[TM * TM])
 {
-  vec4 r[2][4];
-  [[unroll]] for (int b = 0; b < 4; b++) {
-    r[0][b] = m[b] + m[4 + b] + m[8 + b];
-    r[1][b] = m[4 + b] - m[8 + b] - m[12 + b];
+  vec4 t[TM][TA]; /* A^T m */
+  [[unroll]] for (int b = 0; b < TA; b++) {
+    vec4 column[TA], r[TM];
+    [[unroll]] for (int a = 0; a < TA; a++)
+      column[a] = m[TA * a + b];
+    output_1d (column, r);
+    [[unroll]] for (int i = 0; i < TM; i++)
+      t[i][b] = r[i];
   }
-  [[unroll]] for (int i = 0; i < 2; i++) {
-    y[2 * i + 0] = r[i][0] + r[i][1] + r[i][2];
-    y[2 * i + 1] = r[i][1] - r[i][2] - r[i][3];
+  [[unroll]] for (int i = 0; i < TM; i++) {
+    vec4 r[TM];
+    output_1d (t[i], r);
+    [[unroll]] for (int j = 0; j < TM; j++)
+      y[TM * i + j] = r[j];
   }
 }
 
@@ -158,16 +193,16 @@ void main ()
     int m = m0 + r * 8 + int (lane);
     int ty = m / TILES_X;
     int tx = m - ty * TILES_X;
-    origin[r] = m < TILES ? ivec2 (2 * tx - PL, 2 * ty - PT) : ivec2 (-1 << 20);
+    origin[r] = m < TILES ? ivec2 (TM * tx - PL, TM * ty - PT) : ivec2 (-1 << 20);
   }
 
   uint row[VQ_LANE_ROWS];
   [[unroll]] for (int h = 0; h < VQ_LANE_ROWS; h++)
     row[h] = uint (min (n0 + int (lane) * VQ_LANE_ROWS + h, COUT - 1));
 
-  vec4 acc[ROWS][16][COLS / 4];
+  vec4 acc[ROWS][NXI][COLS / 4];
   [[unroll]] for (int r = 0; r < ROWS; r++)
-    [[unroll]] for (int k = 0; k < 16; k++)
+    [[unroll]] for (int k = 0; k < NXI; k++)
       [[unroll]] for (int q = 0; q < COLS / 4; q++)
         acc[r][k][q] = vec4 (0.0);
 
@@ -175,17 +210,17 @@ void main ()
   for (int c4 = 0; c4 < CIN_G4; c4++, plane++) {
     vq_load_chunk (row, c4);
     transform_weights ();
-    vec4 v[ROWS][16];
+    vec4 v[ROWS][NXI];
     [[unroll]] for (int r = 0; r < ROWS; r++)
       transform_input (plane, origin[r], v[r]);
-    [[unroll]] for (int k = 0; k < 16; k++)
+    [[unroll]] for (int k = 0; k < NXI; k++)
       [[unroll]] for (int i = 0; i < 4; i++)
         [[unroll]] for (int q = 0; q < COLS / 4; q++) {
           /* Column c lives in lane c / VQ_LANE_ROWS, row c % VQ_LANE_ROWS. */
           vec4 w;
           [[unroll]] for (int j = 0; j < 4; j++) {
             int c = 4 * q + j;
-            w[j] = subgroupShuffle (u[c % VQ_LANE_ROWS][i * 16 + k],
+            w[j] = subgroupShuffle (u[c % VQ_LANE_ROWS][i * NXI + k],
                                     cluster_base + uint (c / VQ_LANE_ROWS));
           }
           [[unroll]] for (int r = 0; r < ROWS; r++)
@@ -209,14 +244,14 @@ void main ()
       int m = m0 + r * 8 + int (lane);
       if (m >= TILES)
         continue;
-      vec4 m_tile[16];
-      for (int k = 0; k < 16; k++)
+      vec4 m_tile[NXI];
+      for (int k = 0; k < NXI; k++)
         m_tile[k] = acc[r][k][q];
-      vec4 y[4];
+      vec4 y[TM * TM];
       transform_output (m_tile, y);
-      ivec2 pixel = 2 * ivec2 (m % TILES_X, m / TILES_X);
-      for (int p = 0; p < 4; p++) {
-        ivec2 at = pixel + ivec2 (p & 1, p >> 1);
+      ivec2 pixel = TM * ivec2 (m % TILES_X, m / TILES_X);
+      for (int p = 0; p < TM * TM; p++) {
+        ivec2 at = pixel + ivec2 (p % TM, p / TM);
         if (at.x < OUT_W && at.y < OUT_H) {
           vec4 value = vq_activate (y[p] * scale + bias, ACT, ALPHA);
           imageStore (u_dst, (OUT_PLANE0 + n / 4) * OUT_HW + at.y * OUT_W + at.x,

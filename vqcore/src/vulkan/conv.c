@@ -120,13 +120,19 @@ vq__vk_conv_wino_refusal (const vq_vk_context *ctx, const vq_graph *graph, const
   return NULL;
 }
 
-/* Whether AUTO runs a conv that conv2d_wino can run there: yes, unless
- * VQ_VK_WINOGRAD=0 (for comparisons). */
+/* Whether AUTO runs conv2d_wino where it can. On a CPU device (lavapipe)
+ * it ran NanoDet's 3x3 stride-1 convs 1.4-1.8x faster than conv2d_gemm
+ * (bench_vk_conv --cpu-time). Elsewhere it is not measured yet: its 256
+ * accumulators per invocation would spill out of a GPU's registers, and
+ * conv2d_gemm is what ran on the NVIDIA H200 (README), so GPUs keep
+ * conv2d_gemm. VQ_VK_WINOGRAD=0 or 1 overrides, for comparisons. */
 static bool
-wino_wanted (void)
+wino_wanted (const vq_vk_context *ctx)
 {
   const char *env = g_getenv ("VQ_VK_WINOGRAD");
-  return !env || atoi (env) != 0;
+  if (env)
+    return atoi (env) != 0;
+  return ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
 /* Dense rows as the shaders read them: [cout][cin/g rounded up to 4][kh][kw]
@@ -326,7 +332,7 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   }
   conv->gemm = path != VQ_VK_CONV_DIRECT && !refusal;
   conv->wino = path == VQ_VK_CONV_WINO || (path == VQ_VK_CONV_AUTO && !wino_refusal &&
-                                           wino_wanted ());
+                                           wino_wanted (ctx));
   conv->vq = p->weights.dense < 0;
   conv->chunked = chunked_vq (conv->gemm, graph, p);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
@@ -359,8 +365,8 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   }
 
   /* conv2d_wino's M dimension counts tiles of 2x2 pixels. */
-  int64_t m = conv->wino ? (int64_t) ((out->dims[2] + 1) / 2) * ((out->dims[3] + 1) / 2)
-                         : (int64_t) out->dims[2] * out->dims[3];
+  int32_t tm = conv->wino ? 2 : 1;
+  int64_t m = (int64_t) ((out->dims[2] + tm - 1) / tm) * ((out->dims[3] + tm - 1) / tm);
   int rows = conv->wino ? wino_rows () : gemm_rows (khkw);
   uint32_t local = conv->gemm ? gemm_local_size (ctx, m, rows) : LOCAL_SIZE;
   union {
