@@ -267,12 +267,13 @@ same_conv_shape (const vq_graph *g, const vq_node *a, const vq_node *b)
 
 /* The in-shader VQ decode's cost per conv shape of the model: each distinct
  * shape run alone with dense fp32 weights and with VQ weights (GPU
- * timestamps, medians over `runs`, variants interleaved). */
+ * timestamps, the fastest of `runs`, variants interleaved). */
 static gboolean
 print_conv_shapes (const vq_model *model, const char *device, int runs, GError **error)
 {
   const vq_graph *g = model->graph;
-  printf ("\n%-30s %3s %9s %9s %9s %7s %7s  %s\n", "conv shape (in -> out)", "n", "dense ms",
+  printf ("\n%-30s %3s %-6s %9s %9s %9s %7s %7s  %s\n", "conv shape (in -> out)", "n", "shader",
+          "dense ms",
           "vq8 ms", "vq4 ms", "vq8/d", "vq4/d", "model's own VQ: ms, /d, setting");
   for (uint32_t t = 0; t < g->n_nodes; t++) {
     const vq_node *node = &g->nodes[t];
@@ -295,7 +296,7 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
     char *name = g_strdup_printf ("%dx%d/%d %d@%d -> %d@%d", node->p.conv.kernel_h,
                                   node->p.conv.kernel_w, node->p.conv.stride_h, in->dims[1],
                                   in->dims[2], out->dims[1], out->dims[2]);
-    printf ("%-30s %3d %9.3f", name, count, times.dense_ms);
+    printf ("%-30s %3d %-6s %9.3f", name, count, times.family, times.dense_ms);
     if (times.vq8_ms > 0)
       printf (" %9.3f %9.3f %7.3f %7.3f", times.vq8_ms, times.vq4_ms,
               times.vq8_ms / times.dense_ms, times.vq4_ms / times.dense_ms);
@@ -309,9 +310,10 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
     printf ("\n");
     g_free (name);
   }
-  printf ("(vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16; n: convs of\n"
-          " that shape; the first such conv's own VQ weights when it has them; %d runs each;\n"
-          " GPU-timestamp wall time: compare the ratios, not the ms, on a loaded machine)\n",
+  printf ("(shader: conv2d_wino, _gemm or _direct, the same for dense and VQ weights;\n"
+          " vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16; n: convs of\n"
+          " that shape; the first such conv's own VQ weights when it has them; fastest of %d\n"
+          " runs each; GPU-timestamp wall time: compare the ratios, not the ms, on a loaded machine)\n",
           runs);
   return TRUE;
 }

@@ -135,6 +135,14 @@ wino_wanted (const vq_vk_context *ctx)
   return ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
+const char *
+vq__vk_conv_auto_family (const vq_vk_context *ctx, const vq_graph *graph, const vq_node *node)
+{
+  if (vq__vk_conv_gemm_refusal (ctx, graph, node))
+    return "direct";
+  return !vq__vk_conv_wino_refusal (ctx, graph, node) && wino_wanted (ctx) ? "wino" : "gemm";
+}
+
 /* Dense rows as the shaders read them: [cout][cin/g rounded up to 4][kh][kw]
  * with zero padding, in the blob's own precision (fp16 stays fp16: the
  * texel-buffer format converts on load). */
@@ -330,9 +338,12 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
                  path == VQ_VK_CONV_GEMM ? refusal : wino_refusal);
     return FALSE;
   }
-  conv->gemm = path != VQ_VK_CONV_DIRECT && !refusal;
-  conv->wino = path == VQ_VK_CONV_WINO || (path == VQ_VK_CONV_AUTO && !wino_refusal &&
-                                           wino_wanted (ctx));
+  const char *family = path == VQ_VK_CONV_GEMM     ? "gemm"
+                       : path == VQ_VK_CONV_WINO   ? "wino"
+                       : path == VQ_VK_CONV_DIRECT ? "direct"
+                                                   : vq__vk_conv_auto_family (ctx, graph, node);
+  conv->wino = !strcmp (family, "wino");
+  conv->gemm = conv->wino || !strcmp (family, "gemm");
   conv->vq = p->weights.dense < 0;
   conv->chunked = chunked_vq (conv->gemm, graph, p);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
@@ -403,8 +414,7 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);
-  g_snprintf (conv->shader, sizeof conv->shader, "conv2d_%s_%s",
-              conv->wino ? "wino" : conv->gemm ? "gemm" : "direct",
+  g_snprintf (conv->shader, sizeof conv->shader, "conv2d_%s_%s", family,
               weight_form (conv->gemm, graph, p));
 
   if (conv->gemm) {

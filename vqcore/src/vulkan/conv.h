@@ -66,6 +66,10 @@ void vq__vk_conv_clear (vq_vk_context *ctx, vq_vk_conv *conv);
 /* Why conv2d_gemm cannot run `node` on this device, or NULL when it can. */
 const char *vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph,
                                       const vq_node *node);
+/* The shader family VQ_VK_CONV_AUTO picks for `node` on this device:
+ * "wino", "gemm" or "direct". */
+const char *vq__vk_conv_auto_family (const vq_vk_context *ctx, const vq_graph *graph,
+                                     const vq_node *node);
 /* Why conv2d_wino cannot run `node` on this device, or NULL when it can. */
 const char *vq__vk_conv_wino_refusal (const vq_vk_context *ctx, const vq_graph *graph,
                                       const vq_node *node);

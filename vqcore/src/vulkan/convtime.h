@@ -7,14 +7,15 @@
 #include "vulkan_private.h"
 
 typedef struct {
-  double dense_ms; /* median ms per dispatch, dense fp32 weights */
+  double dense_ms; /* fastest ms per dispatch, dense fp32 weights */
   double vq8_ms;   /* VQ, 8-bit indices, d = 4, K = 256; 0 when not applicable */
   double vq4_ms;   /* VQ, 4-bit indices, d = 8, K = 16; 0 when not applicable */
   double own_ms;   /* the model's own VQ weights; 0 when the layer is dense */
+  const char *family; /* the shader family that ran: "wino", "gemm" or "direct" */
 } vq_vk_conv_times;
 
 /* Times node `node` (a conv2d of `graph`) on `device` (NULL: the default),
- * `runs` runs per variant, the variants interleaved run by run so that load
+ * the fastest of `runs` runs per variant, the variants interleaved run by run so that load
  * from other processes affects each alike. Weights are random: the time
  * does not depend on their values. */
 gboolean vq__vk_conv_times (const vq_graph *graph, uint32_t node, const char *device, int runs,
