@@ -75,7 +75,8 @@ const int COLS = 8 * VQ_LANE_ROWS;
  * The 1-D transforms below are B^T (input), G (weights) and A^T (output) of
  * Lavin and Gray's F(2, 3); each 2-D transform applies them along columns,
  * then rows. (F(4x4, 3x3), 36 products per 16 pixels, is the same code
- * with larger 1-D transforms, but lavapipe took minutes to compile it.) */
+ * with larger 1-D transforms; it passed the tests, but on lavapipe one conv
+ * shape's benchmark had not finished after 14 minutes.) */
 const int TM = 2;
 const int TA = TM + 2;
 const int NXI = TA * TA; /* products per tile and channel pair */
