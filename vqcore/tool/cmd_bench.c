@@ -180,16 +180,19 @@ print_layers (vq_model *model, vq_engine *engine)
   vq_vk_engine *vk = vq__engine_backend_state (engine);
 
   if (vq__vk_engine_node_times (vk, ms)) {
-    printf ("\n%-4s %-10s %-44s %9s %9s\n", "node", "op", "name", "ms", "GFLOP/s");
+    printf ("\n%-4s %-10s %-44s %9s %9s  %s\n", "node", "op", "name", "ms", "GFLOP/s", "shader");
     for (uint32_t t = 0; t < graph->n_nodes; t++) {
       int64_t macs = vq__vk_engine_node_macs (vk, t);
       if (ms[t] <= 0.0 && macs == 0)
         continue;
       printf ("%-4u %-10s %-44.44s %9.3f", t, vq_op_name (graph->nodes[t].op),
               graph->nodes[t].name, ms[t]);
+      const char *shader = vq__vk_engine_node_shader (vk, t);
       if (macs > 0 && ms[t] > 0)
         printf (" %9.2f", 2.0 * (double) macs / (ms[t] * 1e6));
-      printf ("\n");
+      else if (shader)
+        printf (" %9s", "");
+      printf (shader ? "  %s\n" : "\n", shader);
     }
   }
   g_free (ms);

@@ -448,3 +448,9 @@ vq__vk_engine_node_macs (const vq_vk_engine *e, uint32_t node)
 {
   return e->graph->nodes[node].op == VQ_OP_CONV2D ? e->convs[node].macs : 0;
 }
+
+const char *
+vq__vk_engine_node_shader (const vq_vk_engine *e, uint32_t node)
+{
+  return e->graph->nodes[node].op == VQ_OP_CONV2D ? e->convs[node].shader : NULL;
+}

@@ -1,0 +1,200 @@
+/* `vq bench` end to end on the real default model and opencv-doc's
+ * vtest.avi: the JSON figures agree with one another and across backends,
+ * and the per-layer table names the shader each conv ran. It checks what is
+ * reported, never how fast: speed is for the printed figures. */
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "test_util.h"
+
+typedef struct {
+  gboolean ok;
+  char *out;
+  char *err;
+} run_result;
+
+/* Runs `vq bench ARGS...` with `env_name`=`env_value` added when non-NULL. */
+static run_result
+run_bench (const char *env_name, const char *env_value, const char *first, ...)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (char *) g_getenv ("VQ_TOOL"));
+  g_ptr_array_add (argv, "bench");
+  va_list ap;
+  va_start (ap, first);
+  for (const char *a = first; a; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  char **envp = g_get_environ ();
+  if (env_name)
+    envp = g_environ_setenv (envp, env_name, env_value, TRUE);
+
+  run_result r = {0};
+  GError *error = NULL;
+  int wait_status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &wait_status, &error));
+  g_assert_no_error (error);
+  r.ok = g_spawn_check_wait_status (wait_status, NULL);
+  g_strfreev (envp);
+  g_ptr_array_free (argv, TRUE);
+  return r;
+}
+
+static void
+run_result_clear (run_result *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+/* Whether a failed Vulkan run failed only because there is no device. */
+static gboolean
+no_vulkan_device (const run_result *r)
+{
+  return !r->ok && strstr (r->err, "no Vulkan") != NULL;
+}
+
+static JsonObject *
+parse_object (const char *text, JsonNode **root)
+{
+  GError *error = NULL;
+  *root = json_from_string (text, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (*root));
+  return json_node_get_object (*root);
+}
+
+/* The figures of one backend's JSON report agree with one another; returns
+ * the GFLOP per frame they imply and the real frame's detections. */
+static void
+check_report (JsonObject *o, const char *backend, double *gflop, gint64 *detections)
+{
+  g_assert_cmpstr (json_object_get_string_member (o, "backend"), ==, backend);
+  g_assert_cmpstr (json_object_get_string_member (o, "model"), ==, "nanodet-m-416");
+  g_assert_true (strlen (json_object_get_string_member (o, "device")) > 0);
+  g_assert_cmpint (json_object_get_int_member (o, "iterations"), ==, 3);
+  double median = json_object_get_double_member (o, "median_ms");
+  double p90 = json_object_get_double_member (o, "p90_ms");
+  double min = json_object_get_double_member (o, "min_ms");
+  g_assert_cmpfloat (min, >, 0.0);
+  g_assert_cmpfloat (min, <=, median);
+  g_assert_cmpfloat (median, <=, p90);
+  /* fps and GFLOP/s are printed rounded to 2 decimals. */
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (o, "fps"), 1000.0 / median,
+                                  0.01);
+  *gflop = json_object_get_double_member (o, "gflops") * median / 1000.0;
+  g_assert_cmpfloat (*gflop, >, 0.0);
+  JsonObject *real = json_object_get_object_member (o, "real");
+  g_assert_cmpfloat (json_object_get_double_member (real, "median_ms"), ==, median);
+  *detections = json_object_get_int_member (real, "detections");
+  g_assert_cmpint (*detections, >, 0); /* vtest.avi frame 200 shows pedestrians */
+}
+
+static void
+test_json_across_backends (void)
+{
+  run_result cpu = run_bench (NULL, NULL, "--backend", "cpu", "-n", "3", "--json", NULL);
+  g_assert_true (cpu.ok);
+  JsonNode *cpu_root;
+  double cpu_gflop;
+  gint64 cpu_detections;
+  check_report (parse_object (cpu.out, &cpu_root), "cpu", &cpu_gflop, &cpu_detections);
+
+  run_result vk = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "3", "--json", NULL);
+  if (no_vulkan_device (&vk)) {
+    g_test_skip ("no Vulkan device");
+  } else {
+    g_assert_true (vk.ok);
+    JsonNode *vk_root;
+    double vk_gflop;
+    gint64 vk_detections;
+    JsonObject *o = parse_object (vk.out, &vk_root);
+    check_report (o, "vulkan", &vk_gflop, &vk_detections);
+    /* Both count the same network's work, and find the same objects. */
+    g_assert_cmpfloat (fabs (vk_gflop - cpu_gflop), <, 0.01 * cpu_gflop);
+    g_assert_cmpint (vk_detections, ==, cpu_detections);
+    g_assert_cmpint (json_object_get_int_member (o, "activation_bytes"), >, 0);
+    json_node_unref (vk_root);
+  }
+  json_node_unref (cpu_root);
+  run_result_clear (&cpu);
+  run_result_clear (&vk);
+}
+
+/* The shader column of each conv line of the --layers table; counts the
+ * conv lines and those that ran conv2d_wino. */
+static void
+count_conv_shaders (const char *out, int *convs, int *wino)
+{
+  char **lines = g_strsplit (out, "\n", -1);
+  gboolean in_table = FALSE;
+  *convs = *wino = 0;
+  for (char **line = lines; *line; line++) {
+    if (g_str_has_prefix (*line, "node "))
+      in_table = TRUE;
+    if (!in_table)
+      continue;
+    char **fields = g_strsplit_set (*line, " ", -1);
+    GPtrArray *words = g_ptr_array_new ();
+    for (char **f = fields; *f; f++)
+      if (**f)
+        g_ptr_array_add (words, *f);
+    if (words->len >= 2 && !strcmp (g_ptr_array_index (words, 1), "conv2d")) {
+      const char *shader = g_ptr_array_index (words, words->len - 1);
+      g_assert_true (g_str_has_prefix (shader, "conv2d_"));
+      (*convs)++;
+      *wino += g_str_has_prefix (shader, "conv2d_wino_");
+    }
+    g_ptr_array_free (words, TRUE);
+    g_strfreev (fields);
+  }
+  g_strfreev (lines);
+}
+
+static void
+test_layers_name_shaders (void)
+{
+  run_result on = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "1", "--layers", NULL);
+  if (no_vulkan_device (&on)) {
+    g_test_skip ("no Vulkan device");
+    run_result_clear (&on);
+    return;
+  }
+  g_assert_true (on.ok);
+  run_result off = run_bench ("VQ_VK_WINOGRAD", "0", "--backend", "vulkan", "-n", "1",
+                              "--layers", NULL);
+  g_assert_true (off.ok);
+  run_result forced = run_bench ("VQ_VK_WINOGRAD", "1", "--backend", "vulkan", "-n", "1",
+                                 "--layers", NULL);
+  g_assert_true (forced.ok);
+
+  int convs_on, wino_on, convs_off, wino_off, convs_forced, wino_forced;
+  count_conv_shaders (on.out, &convs_on, &wino_on);
+  count_conv_shaders (off.out, &convs_off, &wino_off);
+  count_conv_shaders (forced.out, &convs_forced, &wino_forced);
+  g_assert_cmpint (convs_on, >, 0);
+  g_assert_cmpint (convs_off, ==, convs_on);
+  g_assert_cmpint (convs_forced, ==, convs_on);
+  /* NanoDet's 3x3 stride-1 convs take Winograd when asked to, and never
+   * when it is off; by default, on a CPU device (lavapipe) only. */
+  g_assert_cmpint (wino_off, ==, 0);
+  g_assert_cmpint (wino_forced, >, 0);
+  g_assert_cmpint (wino_forced, <, convs_forced); /* stride 2 and 1x1 stay GEMM */
+  if (strstr (on.out, "llvmpipe"))
+    g_assert_cmpint (wino_on, ==, wino_forced);
+  run_result_clear (&on);
+  run_result_clear (&off);
+  run_result_clear (&forced);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/tool/bench/json-across-backends", test_json_across_backends);
+  g_test_add_func ("/tool/bench/layers-name-shaders", test_layers_name_shaders);
+  return g_test_run ();
+}
