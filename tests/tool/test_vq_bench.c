@@ -7,54 +7,17 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "tool_run.h"
 
-typedef struct {
-  gboolean ok;
-  char *out;
-  char *err;
-} run_result;
-
-/* Runs `vq bench ARGS...` with `env_name`=`env_value` added when non-NULL. */
-static run_result
-run_bench (const char *env_name, const char *env_value, const char *first, ...)
-{
-  GPtrArray *argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (char *) g_getenv ("VQ_TOOL"));
-  g_ptr_array_add (argv, "bench");
-  va_list ap;
-  va_start (ap, first);
-  for (const char *a = first; a; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) a);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  char **envp = g_get_environ ();
-  if (env_name)
-    envp = g_environ_setenv (envp, env_name, env_value, TRUE);
-
-  run_result r = {0};
-  GError *error = NULL;
-  int wait_status = 0;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r.out, &r.err, &wait_status, &error));
-  g_assert_no_error (error);
-  r.ok = g_spawn_check_wait_status (wait_status, NULL);
-  g_strfreev (envp);
-  g_ptr_array_free (argv, TRUE);
-  return r;
-}
-
-static void
-run_result_clear (run_result *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
+/* `vq bench ARGS...` (NULL-terminated), with NAME=VALUE added to the
+ * environment when NAME is not NULL. */
+#define run_bench(name, value, ...) tool_run (name, value, "bench", __VA_ARGS__)
 
 /* Whether a failed Vulkan run failed only because there is no device. */
 static gboolean
-no_vulkan_device (const run_result *r)
+no_vulkan_device (const tool_run_result *r)
 {
-  return !r->ok && strstr (r->err, "no Vulkan") != NULL;
+  return r->status != 0 && strstr (r->err, "no Vulkan") != NULL;
 }
 
 static JsonObject *
@@ -96,18 +59,18 @@ check_report (JsonObject *o, const char *backend, double *gflop, gint64 *detecti
 static void
 test_json_across_backends (void)
 {
-  run_result cpu = run_bench (NULL, NULL, "--backend", "cpu", "-n", "3", "--json", NULL);
-  g_assert_true (cpu.ok);
+  tool_run_result cpu = run_bench (NULL, NULL, "--backend", "cpu", "-n", "3", "--json", NULL);
+  g_assert_cmpint (cpu.status, ==, 0);
   JsonNode *cpu_root;
   double cpu_gflop;
   gint64 cpu_detections;
   check_report (parse_object (cpu.out, &cpu_root), "cpu", &cpu_gflop, &cpu_detections);
 
-  run_result vk = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "3", "--json", NULL);
+  tool_run_result vk = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "3", "--json", NULL);
   if (no_vulkan_device (&vk)) {
     g_test_skip ("no Vulkan device");
   } else {
-    g_assert_true (vk.ok);
+    g_assert_cmpint (vk.status, ==, 0);
     JsonNode *vk_root;
     double vk_gflop;
     gint64 vk_detections;
@@ -120,8 +83,8 @@ test_json_across_backends (void)
     json_node_unref (vk_root);
   }
   json_node_unref (cpu_root);
-  run_result_clear (&cpu);
-  run_result_clear (&vk);
+  tool_run_result_clear (&cpu);
+  tool_run_result_clear (&vk);
 }
 
 /* The shader column of each conv line of the --layers table; counts the
@@ -157,19 +120,19 @@ count_conv_shaders (const char *out, int *convs, int *wino)
 static void
 test_layers_name_shaders (void)
 {
-  run_result on = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "1", "--layers", NULL);
+  tool_run_result on = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "1", "--layers", NULL);
   if (no_vulkan_device (&on)) {
     g_test_skip ("no Vulkan device");
-    run_result_clear (&on);
+    tool_run_result_clear (&on);
     return;
   }
-  g_assert_true (on.ok);
-  run_result off = run_bench ("VQ_VK_WINOGRAD", "0", "--backend", "vulkan", "-n", "1",
+  g_assert_cmpint (on.status, ==, 0);
+  tool_run_result off = run_bench ("VQ_VK_WINOGRAD", "0", "--backend", "vulkan", "-n", "1",
                               "--layers", NULL);
-  g_assert_true (off.ok);
-  run_result forced = run_bench ("VQ_VK_WINOGRAD", "1", "--backend", "vulkan", "-n", "1",
+  g_assert_cmpint (off.status, ==, 0);
+  tool_run_result forced = run_bench ("VQ_VK_WINOGRAD", "1", "--backend", "vulkan", "-n", "1",
                                  "--layers", NULL);
-  g_assert_true (forced.ok);
+  g_assert_cmpint (forced.status, ==, 0);
 
   int convs_on, wino_on, convs_off, wino_off, convs_forced, wino_forced;
   count_conv_shaders (on.out, &convs_on, &wino_on);
@@ -185,9 +148,9 @@ test_layers_name_shaders (void)
   g_assert_cmpint (wino_forced, <, convs_forced); /* stride 2 and 1x1 stay GEMM */
   if (strstr (on.out, "llvmpipe"))
     g_assert_cmpint (wino_on, ==, wino_forced);
-  run_result_clear (&on);
-  run_result_clear (&off);
-  run_result_clear (&forced);
+  tool_run_result_clear (&on);
+  tool_run_result_clear (&off);
+  tool_run_result_clear (&forced);
 }
 
 int

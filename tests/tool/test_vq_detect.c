@@ -5,43 +5,10 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "tool_run.h"
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} run_result;
-
-static run_result
-run_vq (const char *first, ...)
-{
-  GPtrArray *argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (char *) g_getenv ("VQ_TOOL"));
-  g_ptr_array_add (argv, "detect");
-  va_list ap;
-  va_start (ap, first);
-  for (const char *a = first; a; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) a);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  run_result r = { 0 };
-  GError *error = NULL;
-  int wait_status = 0;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
-                               NULL, &r.out, &r.err, &wait_status, &error));
-  g_assert_no_error (error);
-  r.status = g_spawn_check_wait_status (wait_status, NULL) ? 0 : 1;
-  g_ptr_array_free (argv, TRUE);
-  return r;
-}
-
-static void
-run_result_clear (run_result *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
+/* `vq detect ARGS...` (NULL-terminated). */
+#define run_vq(...) tool_run (NULL, NULL, "detect", __VA_ARGS__)
 
 /* Parses every output line as a JSON object; returns a list of JsonNode. */
 static GPtrArray *
@@ -77,7 +44,7 @@ count_label (JsonObject *frame, const char *label, double min_confidence)
 }
 
 static void
-assert_one_error_line (const run_result *r, const char *must_contain)
+assert_one_error_line (const tool_run_result *r, const char *must_contain)
 {
   g_assert_cmpint (r->status, !=, 0);
   g_assert_true (g_str_has_prefix (r->err, "vq detect: "));
@@ -92,7 +59,7 @@ static void
 test_vtest_frame_200_pedestrians (void)
 {
   char *video = vq_test_opencv_file ("vtest.avi");
-  run_result r = run_vq ("--every", "200", "--max-frames", "2", video, NULL);
+  tool_run_result r = run_vq ("--every", "200", "--max-frames", "2", video, NULL);
   g_assert_cmpint (r.status, ==, 0);
   GPtrArray *frames = parse_lines (r.out);
   g_assert_cmpuint (frames->len, ==, 2);
@@ -127,7 +94,7 @@ test_vtest_frame_200_pedestrians (void)
       g_assert_cmpstr (json_object_get_string_member (d, "label"), ==, "person");
   }
   g_ptr_array_free (frames, TRUE);
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
   g_free (video);
 }
 
@@ -135,7 +102,8 @@ static void
 test_every_keeps_decoder_frame_numbers (void)
 {
   char *video = vq_test_opencv_file ("vtest.avi");
-  run_result r = run_vq ("--every", "7", "--max-frames", "3", "--threshold", "0.9", video, NULL);
+  tool_run_result r =
+    run_vq ("--every", "7", "--max-frames", "3", "--threshold", "0.9", video, NULL);
   g_assert_cmpint (r.status, ==, 0);
   GPtrArray *frames = parse_lines (r.out);
   g_assert_cmpuint (frames->len, ==, 3);
@@ -147,7 +115,7 @@ test_every_keeps_decoder_frame_numbers (void)
     g_assert_cmpint (count_label (frame, "person", 0.0), ==, count_label (frame, "person", 0.9));
   }
   g_ptr_array_free (frames, TRUE);
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
   g_free (video);
 }
 
@@ -157,7 +125,7 @@ test_image_and_output_file (void)
   char *image = vq_test_opencv_file ("messi5.jpg");
   char *dir = g_dir_make_tmp ("vqdetect-XXXXXX", NULL);
   char *out_path = g_build_filename (dir, "out.jsonl", NULL);
-  run_result r = run_vq ("--output", out_path, image, NULL);
+  tool_run_result r = run_vq ("--output", out_path, image, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, "");
 
@@ -175,17 +143,17 @@ test_image_and_output_file (void)
   g_rmdir (dir);
   g_free (out_path);
   g_free (dir);
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
   g_free (image);
 }
 
 static void
 test_missing_file (void)
 {
-  run_result r = run_vq ("/nonexistent/cam.mp4", NULL);
+  tool_run_result r = run_vq ("/nonexistent/cam.mp4", NULL);
   assert_one_error_line (&r, "/nonexistent/cam.mp4");
   g_assert_cmpstr (r.out, ==, "");
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
 }
 
 static void
@@ -193,11 +161,11 @@ test_not_a_video (void)
 {
   char *path = g_build_filename (g_get_tmp_dir (), "vqdetect-not-a-video.avi", NULL);
   g_assert_true (g_file_set_contents (path, "this is not a video\n", -1, NULL));
-  run_result r = run_vq (path, NULL);
+  tool_run_result r = run_vq (path, NULL);
   assert_one_error_line (&r, path);
   g_unlink (path);
   g_free (path);
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
 }
 
 /* A video cut short still yields the frames before the cut, then an error. */
@@ -210,7 +178,7 @@ test_truncated_video (void)
   gsize keep = g_bytes_get_size (bytes) / 8;
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL), keep, NULL));
 
-  run_result r = run_vq ("--every", "10", "--threshold", "0.9", path, NULL);
+  tool_run_result r = run_vq ("--every", "10", "--threshold", "0.9", path, NULL);
   assert_one_error_line (&r, "truncated");
   GPtrArray *frames = parse_lines (r.out);
   g_assert_cmpuint (frames->len, >, 0);
@@ -219,7 +187,7 @@ test_truncated_video (void)
   g_unlink (path);
   g_free (path);
   g_bytes_unref (bytes);
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
   g_free (video);
 }
 
@@ -234,21 +202,21 @@ test_corrupt_model (void)
   /* truncated */
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
                                       g_bytes_get_size (bytes) / 2, NULL));
-  run_result r = run_vq ("--model", path, video, NULL);
+  tool_run_result r = run_vq ("--model", path, video, NULL);
   assert_one_error_line (&r, path);
   g_assert_cmpstr (r.out, ==, "");
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
 
   /* not a model at all */
   g_assert_true (g_file_set_contents (path, "garbage", -1, NULL));
   r = run_vq ("--model", path, video, NULL);
   assert_one_error_line (&r, path);
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
 
   /* missing */
   r = run_vq ("--model", "/nonexistent/model.vqm", video, NULL);
   assert_one_error_line (&r, "/nonexistent/model.vqm");
-  run_result_clear (&r);
+  tool_run_result_clear (&r);
 
   g_unlink (path);
   g_free (path);
@@ -266,10 +234,10 @@ test_bad_options (void)
     { "--resize", "crop" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
-    run_result r = run_vq (bad[i][0], bad[i][1], video, NULL);
+    tool_run_result r = run_vq (bad[i][0], bad[i][1], video, NULL);
     assert_one_error_line (&r, "");
     g_assert_cmpstr (r.out, ==, "");
-    run_result_clear (&r);
+    tool_run_result_clear (&r);
   }
   g_free (video);
 }

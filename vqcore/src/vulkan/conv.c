@@ -328,14 +328,14 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   int32_t khkw = p->kernel_h * p->kernel_w;
   int32_t row4 = 0, vq_d = 4, vq_row = 1;
   VkFormat weight_format;
-  const char *refusal = vq__vk_conv_gemm_refusal (ctx, graph, node);
-
-  const char *wino_refusal = vq__vk_conv_wino_refusal (ctx, graph, node);
+  const char *refusal = path == VQ_VK_CONV_GEMM   ? vq__vk_conv_gemm_refusal (ctx, graph, node)
+                        : path == VQ_VK_CONV_WINO ? vq__vk_conv_wino_refusal (ctx, graph, node)
+                                                  : NULL;
 
   memset (conv, 0, sizeof *conv);
-  if ((path == VQ_VK_CONV_GEMM && refusal) || (path == VQ_VK_CONV_WINO && wino_refusal)) {
+  if (refusal) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED, "Vulkan: conv %s: %s", node->name,
-                 path == VQ_VK_CONV_GEMM ? refusal : wino_refusal);
+                 refusal);
     return FALSE;
   }
   const char *family = path == VQ_VK_CONV_GEMM     ? "gemm"
