@@ -17,6 +17,14 @@
  * 16-channel tile never straddles two groups. VQ sub-vectors of any length
  * are decoded (VQ_WEIGHTS_VQ_ANY_D); d = 4 has a faster layout
  * (VQ_WEIGHTS_VQ_CHUNKED).
+ *
+ * VQ_KSPLIT (conv2d_ksplit_*, for GPUs): every cluster of a workgroup works
+ * on the same tile and takes every S-th input chunk (S = clusters per
+ * workgroup); the partial sums meet in shared memory. A GPU then runs S
+ * times more invocations on the small late layers (13x13 x 128 outputs are
+ * a few hundred lanes otherwise, on a device with 100k+), each with an S-th
+ * of the K loop. The host makes S divide CIN_G4, so every cluster runs the
+ * same number of chunks.
  */
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -65,13 +73,49 @@ layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
 
 #include "conv_chunk.glsl"
 
+#ifdef VQ_KSPLIT
+/* Partial sums, slot-major so that the 8 lanes of a cluster write
+ * consecutive elements: [(r * 4 + q) * S + cluster] * 8 + lane. */
+shared vec4 s_partial[gl_WorkGroupSize.x * ROWS * 4];
+#endif
+
+/* Bias and VQ row scale of output channels n .. n+3 (channels past COUT
+ * repeat the last one; their results are never kept). */
+void load_epilogue (int n, out vec4 bias, out vec4 scale)
+{
+  scale = vec4 (1.0);
+  for (int k = 0; k < 4; k++) {
+    int nk = min (n + k, COUT - 1);
+    bias[k] = texelFetch (u_bias, nk).r;
+    if (HAS_SCALE)
+      scale[k] = texelFetch (u_scale, nk).r;
+  }
+}
+
+/* Stores channels n .. n+3 of output pixel m: scale, bias and activation
+ * applied, zeros in the channels past COUT (the packed plane's padding). */
+void store_output (int m, int n, vec4 acc, vec4 bias, vec4 scale)
+{
+  bvec4 real = lessThan (ivec4 (n) + ivec4 (0, 1, 2, 3), ivec4 (COUT));
+  vec4 v = vq_activate (acc * scale + bias, ACT, ALPHA);
+  imageStore (u_dst, (OUT_PLANE0 + n / 4) * OUT_HW + m, mix (vec4 (0.0), v, real));
+}
+
 void main ()
 {
   uint lane = gl_SubgroupInvocationID & 7u;
   uint cluster_base = CLUSTER_IS_SUBGROUP ? 0u : (gl_SubgroupInvocationID & ~7u);
   uint cluster = gl_SubgroupID * (gl_SubgroupSize >> 3) + (gl_SubgroupInvocationID >> 3);
   uint clusters_per_group = gl_WorkGroupSize.x >> 3;
+#ifdef VQ_KSPLIT
+  const int SPLIT = int (clusters_per_group);
+  int c4_first = int (cluster);
+  int m0 = int (gl_WorkGroupID.x * uint (8 * ROWS));
+#else
+  const int SPLIT = 1;
+  int c4_first = 0;
   int m0 = int ((gl_WorkGroupID.x * clusters_per_group + cluster) * uint (8 * ROWS));
+#endif
   int n0 = int (gl_WorkGroupID.y * 16u);
   int group = n0 / COUT_G;
 
@@ -96,8 +140,8 @@ void main ()
     for (int q = 0; q < 4; q++)
       acc[r][q] = vec4 (0.0);
 
-  int plane = IN_PLANE0 + group * CIN_G4;
-  for (int c4 = 0; c4 < CIN_G4; c4++, plane++) {
+  int plane = IN_PLANE0 + group * CIN_G4 + c4_first;
+  for (int c4 = c4_first; c4 < CIN_G4; c4 += SPLIT, plane += SPLIT) {
     vq_load_chunk (row, c4);
 
     for (int t = 0; t < KHKW; t++) {
@@ -126,24 +170,38 @@ void main ()
     }
   }
 
+#ifdef VQ_KSPLIT
+  for (int r = 0; r < ROWS; r++)
+    for (int q = 0; q < 4; q++)
+      s_partial[((r * 4 + q) * SPLIT + int (cluster)) * 8 + int (lane)] = acc[r][q];
+  barrier ();
+  /* Invocation i finishes slot i (and i + S * 8, ...): one pixel, 4 channels. */
+  for (int slot = int (gl_LocalInvocationID.x); slot < 8 * ROWS * 4; slot += 8 * SPLIT) {
+    int slot_lane = slot & 7, rq = slot >> 3;
+    int r = rq >> 2, q = rq & 3;
+    int m = m0 + r * 8 + slot_lane, n = n0 + 4 * q;
+    if (m >= OUT_HW || n >= COUT)
+      continue;
+    vec4 sum = vec4 (0.0);
+    for (int k = 0; k < SPLIT; k++)
+      sum += s_partial[(rq * SPLIT + k) * 8 + slot_lane];
+    vec4 bias, scale;
+    load_epilogue (n, bias, scale);
+    store_output (m, n, sum, bias, scale);
+  }
+#else
   for (int q = 0; q < 4; q++) {
     int n = n0 + 4 * q;
     if (n >= COUT)
       break;
-    vec4 bias, scale = vec4 (1.0);
-    for (int k = 0; k < 4; k++) {
-      int nk = min (n + k, COUT - 1);
-      bias[k] = texelFetch (u_bias, nk).r;
-      if (HAS_SCALE)
-        scale[k] = texelFetch (u_scale, nk).r;
-    }
-    bvec4 real = lessThan (ivec4 (n) + ivec4 (0, 1, 2, 3), ivec4 (COUT));
+    vec4 bias, scale;
+    load_epilogue (n, bias, scale);
     for (int r = 0; r < ROWS; r++) {
       int m = m0 + r * 8 + int (lane);
       if (m < OUT_HW) {
-        vec4 v = vq_activate (acc[r][q] * scale + bias, ACT, ALPHA);
-        imageStore (u_dst, (OUT_PLANE0 + n / 4) * OUT_HW + m, mix (vec4 (0.0), v, real));
+        store_output (m, n, acc[r][q], bias, scale);
       }
     }
   }
+#endif
 }

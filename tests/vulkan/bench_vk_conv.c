@@ -2,7 +2,7 @@
  * shapes, dense (fp32, fp16) and VQ (8-bit indices d=4 K=256, 4-bit indices
  * d=8 K=16), and the VQ/dense time ratio per shape. Not a test:
  *
- *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|wino|direct]
+ *   nice build/tests/vulkan/bench_vk_conv [--runs N] [--path gemm|ksplit|wino|direct]
  *                                         [--only SUBSTRING] [--cpu-time]
  *                                         [--vq-d D]
  *
@@ -149,6 +149,7 @@ main (int argc, char **argv)
     else if (!strcmp (argv[i], "--path") && i + 1 < argc)
       path = !strcmp (argv[++i], "direct") ? VQ_VK_CONV_DIRECT
              : !strcmp (argv[i], "wino")   ? VQ_VK_CONV_WINO
+             : !strcmp (argv[i], "ksplit") ? VQ_VK_CONV_KSPLIT
                                            : VQ_VK_CONV_GEMM;
     else if (!strcmp (argv[i], "--cpu-time"))
       opt_cpu_time = TRUE;
@@ -160,7 +161,7 @@ main (int argc, char **argv)
     }
     else {
       fprintf (stderr,
-               "usage: %s [--runs N] [--path gemm|wino|direct] [--only SUBSTRING] [--cpu-time]"
+               "usage: %s [--runs N] [--path gemm|ksplit|wino|direct] [--only SUBSTRING] [--cpu-time]"
                " [--vq-d D]\n",
                argv[0]);
       return 2;

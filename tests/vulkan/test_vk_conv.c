@@ -1,6 +1,6 @@
 /* conv2d on the Vulkan device against a double-precision direct
- * convolution, for every shader path (direct, GEMM, Winograd), dense fp32/fp16 and VQ weights (8- and
- * 4-bit indices), every geometry parameter, and channel-range placement. */
+ * convolution, for every shader path (direct, GEMM, K-split GEMM, Winograd), dense fp32/fp16 and
+ * VQ weights (8- and 4-bit indices), every geometry parameter, and channel-range placement. */
 #include "vk_test.h"
 
 static vq_vk_context *ctx;
@@ -77,6 +77,17 @@ wino_runs (const vq_conv_case *c)
   return runs;
 }
 
+/* Whether conv2d_ksplit takes this case: what conv2d_gemm needs, and a
+ * split of the input chunks that this device's subgroups allow. */
+static gboolean
+ksplit_runs (const vq_conv_case *c)
+{
+  vq_graph *graph = vq_vk_test_conv_graph (c, 1);
+  gboolean runs = !vq__vk_conv_ksplit_refusal (ctx, graph, &graph->nodes[0]);
+  vq_graph_free (graph);
+  return runs;
+}
+
 static void
 every_path (const vq_conv_case *c)
 {
@@ -84,6 +95,8 @@ every_path (const vq_conv_case *c)
   check_case (c, VQ_VK_CONV_GEMM, 0, 0);
   if (wino_runs (c))
     check_case (c, VQ_VK_CONV_WINO, 0, 0);
+  if (ksplit_runs (c))
+    check_case (c, VQ_VK_CONV_KSPLIT, 0, 0);
 }
 
 static void
@@ -230,6 +243,23 @@ test_vq_any_d (void)
 }
 
 static void
+test_ksplit_wide (void)
+{
+  /* Many input channels on few pixels, the shape conv2d_ksplit is for:
+   * the widest split this device allows (every cluster takes a few of the
+   * 64 chunks), a ragged last tile, dense and VQ. */
+  vq_conv_case c = base_case ();
+  c.cin = 256;
+  c.cout = 36;
+  c.h = 6;
+  c.w = 7;
+  check_case (&c, VQ_VK_CONV_KSPLIT, 0, 0);
+  make_vq (&c, 4, 256);
+  check_case (&c, VQ_VK_CONV_KSPLIT, 0, 0);
+  check_case (&c, VQ_VK_CONV_GEMM, 0, 0);
+}
+
+static void
 test_vq_general_fallback (void)
 {
   /* d = 3 and three input channels: only the direct shader can decode. */
@@ -248,6 +278,7 @@ test_channel_ranges (void)
   check_case (&c, VQ_VK_CONV_GEMM, 2, 3);
   check_case (&c, VQ_VK_CONV_DIRECT, 1, 2);
   check_case (&c, VQ_VK_CONV_WINO, 1, 3);
+  check_case (&c, VQ_VK_CONV_KSPLIT, 2, 1);
 }
 
 static void
@@ -271,6 +302,7 @@ test_gemm_refuses (void)
   c.groups = c.cin = c.cout = 8;
   assert_refused (&c, VQ_VK_CONV_GEMM);
   assert_refused (&c, VQ_VK_CONV_WINO);
+  assert_refused (&c, VQ_VK_CONV_KSPLIT);
 }
 
 static void
@@ -302,6 +334,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq4-1x1", test_vq4_1x1);
   g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
   g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
+  g_test_add_func ("/vulkan/conv/ksplit-wide", test_ksplit_wide);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);
   g_test_add_func ("/vulkan/conv/channel-ranges", test_channel_ranges);
   g_test_add_func ("/vulkan/conv/gemm-refuses", test_gemm_refuses);

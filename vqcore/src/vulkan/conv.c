@@ -1,146 +1,17 @@
-/* conv.c — conv2d on the Vulkan device: weight upload, variant choice,
- * specialization constants and dispatch size. The shader design is described
- * in shaders/conv2d_gemm.comp. */
+/* conv.c — conv2d on the Vulkan device: weight upload, specialization
+ * constants and pipeline. Which shader family runs a conv, and with which
+ * tiles, is convfamily.c's choice; the shader designs are described in
+ * shaders/conv2d_gemm.comp and conv2d_wino.comp. */
 #include "conv.h"
 
 #include <stdlib.h>
 
 #include "common/half.h"
 
-enum { LOCAL_SIZE = 64, TILE_N = 16, WINO_TILE_N = 8 };
-
-/* Pixels per lane in conv2d_gemm (a cluster of 8 lanes covers 8 * rows).
- * Measured on lavapipe (bench_vk_conv --cpu-time, one cluster per
- * workgroup): 8 rows halve the shuffles per multiply-add and run every 3x3
- * conv of NanoDet 15-30 % faster than 4 rows, 13x13 outputs included (now
- * that workgroups are one cluster, the partly empty tile is small); 10-16
- * rows gain nothing more. 1x1 convs fall off a cliff at 6 rows (12 vs 18
- * GFLOP/CPU-s: register spills); 5 rows run dense 1x1 convs as fast as 4
- * and spread each decoded VQ weight over 25 % more pixels (VQ/dense on
- * NanoDet's d=2 1x1 convs 1.03-1.08 instead of 1.05-1.14). Tiles of 32
- * channels (4 rows per lane) measured the same as 16. VQ_VK_GEMM_ROWS
- * overrides, for experiments. */
-static int
-gemm_rows (int32_t khkw)
-{
-  const char *env = g_getenv ("VQ_VK_GEMM_ROWS");
-  if (env) {
-    int rows = atoi (env);
-    return rows >= 1 && rows <= 16 ? rows : 4;
-  }
-  return khkw > 1 ? 8 : 5;
-}
-
-/* Invocations per workgroup for conv2d_gemm. Every cluster of a workgroup
- * runs the whole K loop even when its pixels are past the output, so on
- * small outputs (13x13 = 169 pixels) 64-lane workgroups (8 clusters x 32
- * pixels = 256) waste a third of the work. On a CPU device (lavapipe) one
- * cluster per workgroup measured fastest on every NanoDet shape (8-16 %
- * more GFLOP per CPU-second, up to 27 % at 13x13: bench_vk_conv --cpu-time),
- * since the device also balances its threads better over many small
- * workgroups. Elsewhere take the largest size among those that waste the
- * least. Never below the subgroup size: clusters live inside one subgroup.
- * VQ_VK_GEMM_LOCAL overrides, for experiments. */
-static uint32_t
-gemm_local_size (const vq_vk_context *ctx, int64_t pixels, int rows)
-{
-  const char *env = g_getenv ("VQ_VK_GEMM_LOCAL");
-  uint32_t lowest = MAX (8u, ctx->subgroup_size), best = LOCAL_SIZE;
-  int64_t best_slots = G_MAXINT64;
-
-  if (env) {
-    uint32_t size = (uint32_t) atoi (env);
-    return size >= lowest && size <= LOCAL_SIZE && size % lowest == 0 ? size : LOCAL_SIZE;
-  }
-  if (ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
-    return MIN (lowest, LOCAL_SIZE);
-  for (uint32_t size = LOCAL_SIZE; size >= lowest; size /= 2) {
-    int64_t per_group = (int64_t) size * rows; /* size / 8 clusters of 8 * rows */
-    int64_t slots = (pixels + per_group - 1) / per_group * per_group;
-    if (slots < best_slots) {
-      best_slots = slots;
-      best = size;
-    }
-  }
-  return best;
-}
-
-/* Tiles (2x2 output pixels) per lane in conv2d_wino, whose clusters own 8
- * output channels (one row per lane): 2 tiles keep 256 accumulators per
- * lane. On lavapipe (bench_vk_conv --cpu-time) 2 tiles ran NanoDet's 3x3
- * convs fastest, dense and VQ alike: 1 tile 13 % slower, 3 tiles 3-10 %
- * (VQ/dense 1.02-1.07 there instead of 1.02-1.09), 4 tiles 30 % (spills).
- * Clusters of 16 channels with 1 tile ran dense as fast but VQ 5-10 %
- * slower (each lane decodes two rows per tile). VQ_VK_WINO_ROWS overrides,
- * for experiments. */
-static int
-wino_rows (void)
-{
-  const char *env = g_getenv ("VQ_VK_WINO_ROWS");
-  if (env) {
-    int rows = atoi (env);
-    return rows >= 1 && rows <= 8 ? rows : 2;
-  }
-  return 2;
-}
-
 static int32_t
 round_up4 (int32_t x)
 {
   return (x + 3) / 4 * 4;
-}
-
-const char *
-vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph, const vq_node *node)
-{
-  const vq_conv_params *p = &node->p.conv;
-  int32_t cin = graph->values[node->inputs[0]].shape.dims[1];
-  int32_t cin_g = cin / p->groups, cout_g = p->out_channels / p->groups;
-
-  if (ctx->subgroup_size < 8)
-    return "the device has no subgroup shuffles";
-  if (p->groups > 1 && (cout_g % TILE_N != 0 || cin_g % 4 != 0))
-    return "grouped conv whose groups are not multiples of 16 outputs and 4 inputs";
-  if (p->weights.dense < 0 && cin_g % 4 != 0)
-    return "VQ conv with input channels not a multiple of 4";
-  return NULL;
-}
-
-const char *
-vq__vk_conv_wino_refusal (const vq_vk_context *ctx, const vq_graph *graph, const vq_node *node)
-{
-  const vq_conv_params *p = &node->p.conv;
-  const char *refusal = vq__vk_conv_gemm_refusal (ctx, graph, node);
-
-  if (refusal)
-    return refusal;
-  if (p->kernel_h != 3 || p->kernel_w != 3 || p->stride_h != 1 || p->stride_w != 1 ||
-      p->dilation_h != 1 || p->dilation_w != 1)
-    return "not a 3x3 conv with stride 1 and dilation 1";
-  return NULL;
-}
-
-/* Whether AUTO runs conv2d_wino where it can. On a CPU device (lavapipe)
- * it ran NanoDet's 3x3 stride-1 convs 1.4-1.8x faster than conv2d_gemm
- * (bench_vk_conv --cpu-time). Elsewhere it is not measured yet: its 256
- * accumulators per invocation would spill out of a GPU's registers, and
- * conv2d_gemm is what ran on the NVIDIA H200 (README), so GPUs keep
- * conv2d_gemm. VQ_VK_WINOGRAD=0 or 1 overrides, for comparisons. */
-static bool
-wino_wanted (const vq_vk_context *ctx)
-{
-  const char *env = g_getenv ("VQ_VK_WINOGRAD");
-  if (env)
-    return atoi (env) != 0;
-  return ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-}
-
-const char *
-vq__vk_conv_auto_family (const vq_vk_context *ctx, const vq_graph *graph, const vq_node *node)
-{
-  if (vq__vk_conv_gemm_refusal (ctx, graph, node))
-    return "direct";
-  return !vq__vk_conv_wino_refusal (ctx, graph, node) && wino_wanted (ctx) ? "wino" : "gemm";
 }
 
 /* Dense rows as the shaders read them: [cout][cin/g rounded up to 4][kh][kw]
@@ -328,9 +199,10 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   int32_t khkw = p->kernel_h * p->kernel_w;
   int32_t row4 = 0, vq_d = 4, vq_row = 1;
   VkFormat weight_format;
-  const char *refusal = path == VQ_VK_CONV_GEMM   ? vq__vk_conv_gemm_refusal (ctx, graph, node)
-                        : path == VQ_VK_CONV_WINO ? vq__vk_conv_wino_refusal (ctx, graph, node)
-                                                  : NULL;
+  const char *refusal = path == VQ_VK_CONV_GEMM     ? vq__vk_conv_gemm_refusal (ctx, graph, node)
+                        : path == VQ_VK_CONV_WINO   ? vq__vk_conv_wino_refusal (ctx, graph, node)
+                        : path == VQ_VK_CONV_KSPLIT ? vq__vk_conv_ksplit_refusal (ctx, graph, node)
+                                                    : NULL;
 
   memset (conv, 0, sizeof *conv);
   if (refusal) {
@@ -340,10 +212,10 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   }
   const char *family = path == VQ_VK_CONV_GEMM     ? "gemm"
                        : path == VQ_VK_CONV_WINO   ? "wino"
+                       : path == VQ_VK_CONV_KSPLIT ? "ksplit"
                        : path == VQ_VK_CONV_DIRECT ? "direct"
                                                    : vq__vk_conv_auto_family (ctx, graph, node);
-  conv->wino = !strcmp (family, "wino");
-  conv->gemm = conv->wino || !strcmp (family, "gemm");
+  conv->gemm = strcmp (family, "direct") != 0;
   conv->vq = p->weights.dense < 0;
   conv->chunked = chunked_vq (conv->gemm, graph, p);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
@@ -375,17 +247,14 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     return FALSE;
   }
 
-  /* conv2d_wino's M dimension counts tiles of 2x2 pixels. */
-  int32_t tm = conv->wino ? 2 : 1;
-  int64_t m = (int64_t) ((out->dims[2] + tm - 1) / tm) * ((out->dims[3] + tm - 1) / tm);
-  int rows = conv->wino ? wino_rows () : gemm_rows (khkw);
-  uint32_t local = conv->gemm ? gemm_local_size (ctx, m, rows) : LOCAL_SIZE;
+  vq_vk_conv_tiling tiling;
+  vq__vk_conv_tiling_for (ctx, graph, node, family, &tiling);
   union {
     float f;
     uint32_t u;
   } alpha = {.f = node->act_alpha};
   uint32_t spec[] = {
-    local,
+    tiling.local,
     (uint32_t) in->dims[2],
     (uint32_t) in->dims[3],
     (uint32_t) placement->in_plane0,
@@ -410,22 +279,15 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     (uint32_t) vq_row,
     p->weights.scales >= 0,
     ctx->subgroup_size == 8,
-    (uint32_t) rows,
+    (uint32_t) tiling.rows,
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);
   g_snprintf (conv->shader, sizeof conv->shader, "conv2d_%s_%s", family,
               weight_form (conv->gemm, graph, p));
 
-  if (conv->gemm) {
-    uint32_t per_group = local * (uint32_t) rows;
-    conv->dispatch[0] = (uint32_t) ((m + per_group - 1) / per_group);
-    uint32_t tile_n = conv->wino ? WINO_TILE_N : TILE_N;
-    conv->dispatch[1] = (uint32_t) (cout + tile_n - 1) / tile_n;
-  } else {
-    conv->dispatch[0] = (uint32_t) ((m + LOCAL_SIZE - 1) / LOCAL_SIZE);
-    conv->dispatch[1] = (uint32_t) (cout + 3) / 4;
-  }
+  conv->dispatch[0] = tiling.dispatch[0];
+  conv->dispatch[1] = tiling.dispatch[1];
   return TRUE;
 }
 

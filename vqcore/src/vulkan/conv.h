@@ -5,10 +5,11 @@
 #include "vulkan_private.h"
 
 typedef enum {
-  VQ_VK_CONV_AUTO = 0, /* conv2d_wino, else conv2d_gemm, else conv2d_direct */
+  VQ_VK_CONV_AUTO = 0, /* per device: see vq__vk_conv_auto_family */
   VQ_VK_CONV_GEMM,     /* fails when conv2d_gemm cannot run this conv */
   VQ_VK_CONV_DIRECT,
   VQ_VK_CONV_WINO,     /* fails when conv2d_wino cannot run this conv */
+  VQ_VK_CONV_KSPLIT,   /* fails when conv2d_ksplit cannot run this conv */
 } vq_vk_conv_path;
 
 /* Where the conv reads and writes inside packed-4 activation views: the
@@ -30,8 +31,7 @@ typedef struct {
   VkBufferView views[6]; /* [0], [1] (src, dst) are owned by the caller */
   VkDescriptorSet set;
   uint32_t dispatch[2];
-  bool gemm;             /* conv2d_gemm or conv2d_wino (same weight forms) */
-  bool wino;
+  bool gemm;             /* conv2d_gemm, _ksplit or _wino (same weight forms) */
   bool vq;
   bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc */
   int64_t macs;          /* multiply-accumulates per run */
@@ -67,11 +67,26 @@ void vq__vk_conv_clear (vq_vk_context *ctx, vq_vk_conv *conv);
 const char *vq__vk_conv_gemm_refusal (const vq_vk_context *ctx, const vq_graph *graph,
                                       const vq_node *node);
 /* The shader family VQ_VK_CONV_AUTO picks for `node` on this device:
- * "wino", "gemm" or "direct". */
+ * "wino", "ksplit", "gemm" or "direct". */
 const char *vq__vk_conv_auto_family (const vq_vk_context *ctx, const vq_graph *graph,
                                      const vq_node *node);
 /* Why conv2d_wino cannot run `node` on this device, or NULL when it can. */
 const char *vq__vk_conv_wino_refusal (const vq_vk_context *ctx, const vq_graph *graph,
                                       const vq_node *node);
+/* Why conv2d_ksplit cannot run `node` on this device, or NULL when it can. */
+const char *vq__vk_conv_ksplit_refusal (const vq_vk_context *ctx, const vq_graph *graph,
+                                        const vq_node *node);
+
+/* How a conv shader family runs `node` (convfamily.c). */
+typedef struct {
+  int rows;             /* pixels (2x2 tiles for wino) per lane */
+  uint32_t local;       /* invocations per workgroup */
+  uint32_t dispatch[2]; /* workgroups: output pixels, output channels */
+} vq_vk_conv_tiling;
+
+/* `family` is one that can run `node` (see the refusals above). */
+void vq__vk_conv_tiling_for (const vq_vk_context *ctx, const vq_graph *graph,
+                             const vq_node *node, const char *family,
+                             vq_vk_conv_tiling *tiling);
 
 #endif
