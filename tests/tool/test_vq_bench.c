@@ -4,6 +4,7 @@
  * reported, never how fast: speed is for the printed figures. */
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -87,34 +88,69 @@ test_json_across_backends (void)
   tool_run_result_clear (&vk);
 }
 
-/* The shader column of each conv line of the --layers table; counts the
- * conv lines and those that ran conv2d_wino. */
+/* The words of one line of vq bench's text output. */
+static GPtrArray *
+line_words (const char *line)
+{
+  char **fields = g_strsplit_set (line, " ", -1);
+  GPtrArray *words = g_ptr_array_new_with_free_func (g_free);
+  for (char **f = fields; *f; f++)
+    if (**f)
+      g_ptr_array_add (words, g_strdup (*f));
+  g_strfreev (fields);
+  return words;
+}
+
+/* Counts the conv lines of the --layers table in `out`, and those whose
+ * shader column names a pipeline of `family` (conv2d_<family>_...). */
 static void
-count_conv_shaders (const char *out, int *convs, int *wino)
+count_conv_shaders (const char *out, const char *family, int *convs, int *in_family)
 {
   char **lines = g_strsplit (out, "\n", -1);
+  char *prefix = g_strdup_printf ("conv2d_%s_", family);
   gboolean in_table = FALSE;
-  *convs = *wino = 0;
+  *convs = *in_family = 0;
   for (char **line = lines; *line; line++) {
     if (g_str_has_prefix (*line, "node "))
       in_table = TRUE;
     if (!in_table)
       continue;
-    char **fields = g_strsplit_set (*line, " ", -1);
-    GPtrArray *words = g_ptr_array_new ();
-    for (char **f = fields; *f; f++)
-      if (**f)
-        g_ptr_array_add (words, *f);
+    GPtrArray *words = line_words (*line);
     if (words->len >= 2 && !strcmp (g_ptr_array_index (words, 1), "conv2d")) {
       const char *shader = g_ptr_array_index (words, words->len - 1);
       g_assert_true (g_str_has_prefix (shader, "conv2d_"));
       (*convs)++;
-      *wino += g_str_has_prefix (shader, "conv2d_wino_");
+      *in_family += g_str_has_prefix (shader, prefix);
     }
     g_ptr_array_free (words, TRUE);
-    g_strfreev (fields);
   }
+  g_free (prefix);
   g_strfreev (lines);
+}
+
+/* The detections column of the "real" line (the real frame's objects). */
+static int
+real_detections (const char *out)
+{
+  char **lines = g_strsplit (out, "\n", -1);
+  int detections = -1;
+  for (char **line = lines; *line && detections < 0; line++)
+    if (g_str_has_prefix (*line, "real ")) {
+      GPtrArray *words = line_words (*line);
+      detections = atoi (g_ptr_array_index (words, words->len - 1));
+      g_ptr_array_free (words, TRUE);
+    }
+  g_strfreev (lines);
+  return detections;
+}
+
+/* `vq bench --backend vulkan -n 1 --layers` with NAME=VALUE set. */
+static tool_run_result
+run_layers (const char *name, const char *value)
+{
+  tool_run_result r = run_bench (name, value, "--backend", "vulkan", "-n", "1", "--layers", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  return r;
 }
 
 static void
@@ -127,17 +163,14 @@ test_layers_name_shaders (void)
     return;
   }
   g_assert_cmpint (on.status, ==, 0);
-  tool_run_result off = run_bench ("VQ_VK_WINOGRAD", "0", "--backend", "vulkan", "-n", "1",
-                              "--layers", NULL);
-  g_assert_cmpint (off.status, ==, 0);
-  tool_run_result forced = run_bench ("VQ_VK_WINOGRAD", "1", "--backend", "vulkan", "-n", "1",
-                                 "--layers", NULL);
-  g_assert_cmpint (forced.status, ==, 0);
+  tool_run_result off = run_layers ("VQ_VK_WINOGRAD", "0");
+  tool_run_result forced = run_layers ("VQ_VK_WINOGRAD", "1");
+  tool_run_result ksplit = run_layers ("VQ_VK_KSPLIT", "1");
 
   int convs_on, wino_on, convs_off, wino_off, convs_forced, wino_forced;
-  count_conv_shaders (on.out, &convs_on, &wino_on);
-  count_conv_shaders (off.out, &convs_off, &wino_off);
-  count_conv_shaders (forced.out, &convs_forced, &wino_forced);
+  count_conv_shaders (on.out, "wino", &convs_on, &wino_on);
+  count_conv_shaders (off.out, "wino", &convs_off, &wino_off);
+  count_conv_shaders (forced.out, "wino", &convs_forced, &wino_forced);
   g_assert_cmpint (convs_on, >, 0);
   g_assert_cmpint (convs_off, ==, convs_on);
   g_assert_cmpint (convs_forced, ==, convs_on);
@@ -148,9 +181,26 @@ test_layers_name_shaders (void)
   g_assert_cmpint (wino_forced, <, convs_forced); /* stride 2 and 1x1 stay GEMM */
   if (strstr (on.out, "llvmpipe"))
     g_assert_cmpint (wino_on, ==, wino_forced);
+
+  /* The K-split GEMM (a GPU's default) takes every conv that neither
+   * Winograd nor the direct shader does, and finds the same objects. */
+  int convs_ksplit, ksplit_ksplit, ksplit_on, wino_ksplit;
+  count_conv_shaders (ksplit.out, "ksplit", &convs_ksplit, &ksplit_ksplit);
+  count_conv_shaders (ksplit.out, "wino", &convs_ksplit, &wino_ksplit);
+  count_conv_shaders (on.out, "ksplit", &convs_on, &ksplit_on);
+  g_assert_cmpint (convs_ksplit, ==, convs_on);
+  g_assert_cmpint (ksplit_ksplit, >, 0);
+  g_assert_cmpint (ksplit_ksplit + wino_ksplit, ==, convs_ksplit);
+  if (strstr (on.out, "llvmpipe"))
+    g_assert_cmpint (ksplit_on, ==, 0);
+  g_assert_cmpint (real_detections (on.out), >, 0);
+  g_assert_cmpint (real_detections (ksplit.out), ==, real_detections (on.out));
+  g_assert_cmpint (real_detections (off.out), ==, real_detections (on.out));
+
   tool_run_result_clear (&on);
   tool_run_result_clear (&off);
   tool_run_result_clear (&forced);
+  tool_run_result_clear (&ksplit);
 }
 
 int
