@@ -31,8 +31,8 @@ float w_rows[VQ_LANE_ROWS][4 * KHKW];
 #ifdef VQ_WEIGHTS_VQ_WORDS
 /* The index words of this lane's rows that the last chunk read, and which
  * word of the row they start at: consecutive chunks mostly fall in the same
- * words (a 1x1 chunk is half a sub-vector of 8, so one word serves 16
- * chunks), and the word changes at the same chunk for every lane. */
+ * words (a 3x3 chunk with d = 8 overlaps 5 of a word's 8 sub-vectors),
+ * and the word changes at the same chunk for every lane. */
 uint vq_words[VQ_LANE_ROWS][2];
 int vq_words_at = -1;
 #endif

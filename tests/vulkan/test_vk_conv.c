@@ -181,8 +181,9 @@ test_vq4_1x1 (void)
 static void
 test_vq4_words (void)
 {
-  /* 4-bit indices with d = 8, 12, 16 run conv2d_gemm_vqw / conv2d_wino_vqw
-   * (each row's indices as whole 32-bit words). cin 20 makes rows of 180
+  /* 4-bit indices with d = 8, 12, 16 and kernels above 1x1 run
+   * conv2d_gemm_vqw / conv2d_wino_vqw (each row's indices as whole 32-bit
+   * words; test_vq4_1x1 covers conv2d_gemm_vq4). cin 20 makes rows of 180
    * weights: 23 sub-vectors of 8 (the last one padded), so rows span three
    * words and a chunk's sub-vectors cross a word boundary; cout 40 leaves a
    * partly filled tile. */

@@ -252,18 +252,20 @@ word_indices (const vq_blob *indices, int32_t cout, int32_t per_row, int32_t *ro
 }
 
 /* Whether conv2d_gemm_vqw/conv2d_wino_vqw runs this conv: 4-bit indices
- * with d = 8, 12, 16 on the GEMM path, as long as the sub-vectors one
- * chunk overlaps fit in one word's 8 nibbles (3x3 kernels: d = 8 needs 5).
+ * with d = 8, 12, 16 on the GEMM path, kernels larger than 1x1, as long as
+ * the sub-vectors one chunk overlaps fit in one word's 8 nibbles (3x3
+ * kernels: d = 8 needs 5).
  * Against conv2d_*_vq4 (one R8UI index fetch and unpack per codebook
  * texel) it fetches one or two words only when a chunk moves into another
  * word. bench_vk_conv --cpu-time --runs 9 on lavapipe, vq4 d8 time / dense
  * fp32 time, old and new build run alternately: 3x3 on conv2d_wino
  * 1.06-1.11 -> 1.02-1.04, 3x3 on conv2d_gemm 1.03-1.06 -> 1.00-1.02 (as
- * the 8-bit d=4 column). The 1x1 on conv2d_gemm stays 1.02-1.06 either
- * way, within the noise: fetching the word every chunk instead of caching
- * it, and constant slots for 1x1, measured the same; with the index work
- * removed altogether (wrong weights) it ran 0.98-1.03, so what is left is
- * the index handling, not the codebook fetch. */
+ * the 8-bit d=4 column). 1x1 convs keep conv2d_gemm_vq4: there vqw ran
+ * 1-1.5 % slower in every alternate run (vq4 d8 19.3-19.9 GFLOP/CPU-s
+ * against 19.6-20.1, ratios 1.02-1.06 both), whether it cached the word or
+ * fetched it every chunk; with the index work removed altogether (wrong
+ * weights, only to locate the cost) it ran 0.98-1.03, so what is left on
+ * 1x1 is the index handling, not the codebook fetch. */
 static bool
 words_vq (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
@@ -271,7 +273,7 @@ words_vq (bool gemm, const vq_graph *graph, const vq_conv_params *p)
     return false;
   int32_t d = graph->blobs[p->weights.codebook].shape.dims[1];
   int32_t d4 = d / 4, khkw = p->kernel_h * p->kernel_w;
-  return d % 4 == 0 && d > 4 && (d4 - 1 + khkw - 1) / d4 + 1 <= 8;
+  return d % 4 == 0 && d > 4 && khkw > 1 && (d4 - 1 + khkw - 1) / d4 + 1 <= 8;
 }
 
 /* Whether conv2d_gemm_vqc/vqa runs this conv: VQ on the GEMM path (the
