@@ -28,10 +28,62 @@ float w_rows[VQ_LANE_ROWS][4 * KHKW];
       a[k_] = shift_on ? a[k_ + (by)] : a[k_];                                \
   }
 
+#ifdef VQ_WEIGHTS_VQ_WORDS
+/* The index words of this lane's rows that the last chunk read, and which
+ * word of the row they start at: consecutive chunks mostly fall in the same
+ * words (a 3x3 chunk with d = 8 overlaps 5 of a word's 8 sub-vectors),
+ * and the word changes at the same chunk for every lane. */
+uint vq_words[VQ_LANE_ROWS][2];
+int vq_words_at = -1;
+#endif
+
 /* Fills w_rows for rows row[0..] and chunk c4 (input planes of the group). */
 void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
 {
-#ifdef VQ_WEIGHTS_VQ_CHUNKED
+#if defined(VQ_WEIGHTS_VQ_WORDS)
+  /* 4-bit indices, d a multiple of 4 above 4 (8, 12, 16): texel k of the
+   * chunk is texel (chunk start + k) % (d / 4) of its sub-vector's codebook
+   * entry. The host stores each row's indices as whole R32UI words (8
+   * nibbles, low first; ROW4 words per row, so a row starts a word and the
+   * word and shift below are the same in every lane). The chunk's
+   * sub-vectors (at most SLOTS) are taken from two words fetched only when
+   * the chunk moves into another word. */
+  const int D4 = VQ_D / 4;
+  const int SLOTS = (D4 - 1 + KHKW - 1) / D4 + 1;
+  int base = c4 * KHKW;   /* the chunk's first texel in the row */
+  int first = base / D4;  /* the sub-vector it lies in */
+  uint phase = uint (base - first * D4);
+  int word = first >> 3;
+  if (word != vq_words_at) {
+    vq_words_at = word;
+    [[unroll]] for (int h = 0; h < VQ_LANE_ROWS; h++) {
+      vq_words[h][0] = texelFetch (u_indices, int (row[h]) * ROW4 + word).r;
+      /* The host pads the buffer by one word for the last row. */
+      if (SLOTS > 1)
+        vq_words[h][1] = texelFetch (u_indices, int (row[h]) * ROW4 + word + 1).r;
+    }
+  }
+  uint shift = uint (first & 7) * 4u;
+  [[unroll]] for (int h = 0; h < VQ_LANE_ROWS; h++) {
+    /* Nibble s of bits: sub-vector first + s (s < 8). */
+    uint bits = vq_words[h][0] >> shift;
+    if (SLOTS > 1)
+      bits |= shift != 0u ? vq_words[h][1] << (32u - shift) : 0u;
+    [[unroll]] for (int k = 0; k < KHKW; k++) {
+      /* Texel k lies in slot k / D4 or the next: the next one only where
+       * phase + k % D4 passes D4, which never happens for k % D4 == 0 (a
+       * constant after unrolling: a 1x1 chunk's slot is always 0). */
+      uint s = phase + uint (k % D4);
+      uint slot = k % D4 == 0 ? uint (k / D4) : uint (k / D4) + (s >= uint (D4) ? 1u : 0u);
+      uint code = (bits >> (4u * slot)) & 15u;
+      vec4 w = vq_codebook_texel (int (code * uint (D4) + (s >= uint (D4) ? s - uint (D4) : s)));
+      w_rows[h][4 * k + 0] = w.x;
+      w_rows[h][4 * k + 1] = w.y;
+      w_rows[h][4 * k + 2] = w.z;
+      w_rows[h][4 * k + 3] = w.w;
+    }
+  }
+#elif defined(VQ_WEIGHTS_VQ_CHUNKED)
   /* d = 4: sub-vector k of the chunk is weight texel k. The host stores
    * the chunk's KHKW indices as bytes from a 4-aligned position (see
    * conv.c), so one RGBA8UI fetch yields 4 indices. */

@@ -192,6 +192,32 @@ test_vq4_1x1 (void)
 }
 
 static void
+test_vq4_words (void)
+{
+  /* 4-bit indices with d = 8, 12, 16 and kernels above 1x1 run
+   * conv2d_gemm_vqw / conv2d_wino_vqw (each row's indices as whole 32-bit
+   * words; test_vq4_1x1 covers conv2d_gemm_vq4). cin 20 makes rows of 180
+   * weights: 23 sub-vectors of 8 (the last one padded), so rows span three
+   * words and a chunk's sub-vectors cross a word boundary; cout 40 leaves a
+   * partly filled tile. */
+  vq_conv_case c = base_case ();
+  c.cin = 20;
+  c.cout = 40;
+  c.vq_scales = TRUE;
+  for (int32_t d = 8; d <= 16; d += 4) {
+    make_vq (&c, d, 16);
+    every_path (&c);
+  }
+  /* Grouped: words are counted per row, chunks within the group. */
+  c = base_case ();
+  make_vq (&c, 8, 16);
+  c.groups = 2;
+  c.cin = 24;
+  c.cout = 32;
+  every_path (&c);
+}
+
+static void
 test_vq_chunked_d4 (void)
 {
   /* d = 4 runs conv2d_gemm_vqc (indices re-laid out per 4-channel chunk).
@@ -332,6 +358,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/grouped-and-depthwise", test_grouped_and_depthwise);
   g_test_add_func ("/vulkan/conv/vq8-3x3-scales", test_vq8_3x3_scales);
   g_test_add_func ("/vulkan/conv/vq4-1x1", test_vq4_1x1);
+  g_test_add_func ("/vulkan/conv/vq4-words", test_vq4_words);
   g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
   g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
   g_test_add_func ("/vulkan/conv/ksplit-wide", test_ksplit_wide);

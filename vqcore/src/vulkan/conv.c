@@ -94,6 +94,59 @@ chunk_indices (const vq_blob *indices, int32_t cout, int32_t cin_g4, int32_t khk
   return chunked;
 }
 
+/* 4-bit VQ indices for conv2d_gemm_vqw and conv2d_wino_vqw (d = 8, 12,
+ * 16): each row's indices as they are (8 nibbles per 32-bit word, low
+ * first), but every row starts a word: row n at word n * *row_words. So the
+ * word a chunk reads and the shift inside it are the same in every lane of a
+ * cluster, and one R32UI fetch serves many chunks. One more word past the
+ * last row, which the shader may fetch (and not use). Still indices, never
+ * decoded weights. Returns NULL when the blob holds fewer indices than the
+ * weights need. */
+static guint32 *
+word_indices (const vq_blob *indices, int32_t cout, int32_t per_row, int32_t *row_words,
+              gsize *bytes)
+{
+  const guint8 *data = indices->data;
+
+  if (indices->nbytes * 2 < (gsize) cout * per_row)
+    return NULL;
+  *row_words = (per_row + 7) / 8;
+  *bytes = ((gsize) cout * *row_words + 1) * 4;
+  guint32 *words = g_malloc0 (*bytes);
+  for (int32_t n = 0; n < cout; n++)
+    for (int32_t sv = 0; sv < per_row; sv++) {
+      gsize e = (gsize) n * per_row + (gsize) sv;
+      guint32 code = (data[e / 2] >> (4 * (e % 2))) & 15;
+      words[(gsize) n * *row_words + sv / 8] |= code << (4 * (sv % 8));
+    }
+  return words;
+}
+
+/* Whether conv2d_gemm_vqw/conv2d_wino_vqw runs this conv: 4-bit indices
+ * with d = 8, 12, 16 on the GEMM path, kernels larger than 1x1, as long as
+ * the sub-vectors one chunk overlaps fit in one word's 8 nibbles (3x3
+ * kernels: d = 8 needs 5).
+ * Against conv2d_*_vq4 (one R8UI index fetch and unpack per codebook
+ * texel) it fetches one or two words only when a chunk moves into another
+ * word. bench_vk_conv --cpu-time --runs 9 on lavapipe, vq4 d8 time / dense
+ * fp32 time, old and new build run alternately: 3x3 on conv2d_wino
+ * 1.06-1.11 -> 1.02-1.04, 3x3 on conv2d_gemm 1.03-1.06 -> 1.00-1.02 (as
+ * the 8-bit d=4 column). 1x1 convs keep conv2d_gemm_vq4: there vqw ran
+ * 1-1.5 % slower in every alternate run (vq4 d8 19.3-19.9 GFLOP/CPU-s
+ * against 19.6-20.1, ratios 1.02-1.06 both), whether it cached the word or
+ * fetched it every chunk; with the index work removed altogether (wrong
+ * weights, only to locate the cost) it ran 0.98-1.03, so what is left on
+ * 1x1 is the index handling, not the codebook fetch. */
+static bool
+words_vq (bool gemm, const vq_graph *graph, const vq_conv_params *p)
+{
+  if (!gemm || p->weights.dense >= 0 || graph->blobs[p->weights.indices].dtype != VQ_DTYPE_U4)
+    return false;
+  int32_t d = graph->blobs[p->weights.codebook].shape.dims[1];
+  int32_t d4 = d / 4, khkw = p->kernel_h * p->kernel_w;
+  return d % 4 == 0 && d > 4 && khkw > 1 && (d4 - 1 + khkw - 1) / d4 + 1 <= 8;
+}
+
 /* Whether conv2d_gemm_vqc/vqa runs this conv: VQ on the GEMM path (the
  * refusal check guarantees cin/groups % 4 == 0), except sub-vectors of 8,
  * 12, ... values: there one texel of the codebook is 4 weights of a row
@@ -143,6 +196,23 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   *format = !narrow ? VK_FORMAT_R32G32B32A32_SFLOAT
             : d == 1 ? VK_FORMAT_R32_SFLOAT
                      : VK_FORMAT_R32G32_SFLOAT;
+  if (ok && words_vq (conv->gemm, graph, p)) {
+    gsize bytes;
+    guint32 *words = word_indices (indices, p->out_channels,
+                                   (int32_t) ((cin_g * p->kernel_h * p->kernel_w + d - 1) / d),
+                                   slots4, &bytes);
+    if (!words) {
+      g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
+                   "Vulkan: conv indices hold fewer sub-vectors than the weights need");
+      return FALSE;
+    }
+    ok = vq__vk_buffer_init (ctx, &conv->indices, bytes, false, error) &&
+         vq__vk_buffer_write (ctx, &conv->indices, 0, words, bytes, error) &&
+         vq__vk_buffer_view (ctx, &conv->indices, VK_FORMAT_R32_UINT, 0, VK_WHOLE_SIZE,
+                             &conv->views[3], error);
+    g_free (words);
+    return ok;
+  }
   if (ok && conv->chunked) {
     gsize bytes;
     guint8 *chunked = chunk_indices (indices, p->out_channels, cin_g / 4,
@@ -163,14 +233,17 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
          vq__vk_buffer_write (ctx, &conv->indices, 0, indices->data, indices->nbytes, error);
 }
 
+/* The views of the weight buffers; upload_vq has made the index view
+ * already where the indices are words (R32UI). */
 static gboolean
 create_views (vq_vk_context *ctx, vq_vk_conv *conv, VkFormat weight_format, GError **error)
 {
   return vq__vk_buffer_view (ctx, &conv->weights, weight_format, 0, VK_WHOLE_SIZE,
                              &conv->views[2], error) &&
-         vq__vk_buffer_view (ctx, &conv->indices,
+         (conv->views[3] ||
+          vq__vk_buffer_view (ctx, &conv->indices,
                              conv->chunked ? VK_FORMAT_R8G8B8A8_UINT : VK_FORMAT_R8_UINT, 0,
-                             VK_WHOLE_SIZE, &conv->views[3], error) &&
+                              VK_WHOLE_SIZE, &conv->views[3], error)) &&
          vq__vk_buffer_view (ctx, &conv->bias, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
                              &conv->views[4], error) &&
          vq__vk_buffer_view (ctx, &conv->scale, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
@@ -196,6 +269,8 @@ weight_form (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
   if (p->weights.dense >= 0)
     return "dense";
+  if (words_vq (gemm, graph, p))
+    return "vqw";
   if (chunked_vq (gemm, graph, p))
     return graph->blobs[p->weights.codebook].shape.dims[1] == 4 ? "vqc" : "vqa";
   return graph->blobs[p->weights.indices].dtype == VQ_DTYPE_U4 ? "vq4" : "vq8";
