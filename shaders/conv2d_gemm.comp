@@ -24,7 +24,11 @@
  * times more invocations on the small late layers (13x13 x 128 outputs are
  * a few hundred lanes otherwise, on a device with 100k+), each with an S-th
  * of the K loop. The host makes S divide CIN_G4, so every cluster runs the
- * same number of chunks.
+ * same number of chunks. The codebook stays in its texel buffer, which the
+ * GPU's texture cache holds on chip: staging it in shared memory per
+ * workgroup measured worse on the NVIDIA H200 (VQ/dense of the d=1 convs
+ * on 32 channels at 104x104 1.05-1.07 -> 1.23-1.43, other shapes within
+ * 2 %), each workgroup having too little work to hide the staging.
  */
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -59,7 +63,6 @@ layout (constant_id = 22) const int VQ_ROW = 1;    /* VQ: sub-vectors per row */
 layout (constant_id = 23) const bool HAS_SCALE = false;
 layout (constant_id = 24) const bool CLUSTER_IS_SUBGROUP = true;
 layout (constant_id = 25) const int ROWS = 4;      /* pixels per lane */
-layout (constant_id = 26) const int CODEBOOK_TEXELS = 1; /* VQ: texels in u_weights */
 
 const int KHKW = KH * KW;
 const int IN_HW = IN_H * IN_W;
@@ -71,13 +74,6 @@ layout (binding = 2) uniform samplerBuffer u_weights; /* dense rows or codebook 
 layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI; RGBA8UI chunked) */
 layout (binding = 4) uniform samplerBuffer u_bias;    /* R32F, one per channel */
 layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
-
-#if defined(VQ_KSPLIT) && (defined(VQ_WEIGHTS_VQ8) || defined(VQ_WEIGHTS_VQ4))
-/* A GPU reads the codebook from on-chip shared memory, staged once per
- * workgroup, instead of through the texture path on every decode. */
-#define VQ_CODEBOOK_SHARED 1
-shared vec4 s_codebook[CODEBOOK_TEXELS];
-#endif
 
 #include "conv_chunk.glsl"
 
@@ -147,12 +143,6 @@ void main ()
   for (int r = 0; r < ROWS; r++)
     for (int q = 0; q < 4; q++)
       acc[r][q] = vec4 (0.0);
-
-#ifdef VQ_CODEBOOK_SHARED
-  for (int i = int (gl_LocalInvocationID.x); i < CODEBOOK_TEXELS; i += int (gl_WorkGroupSize.x))
-    s_codebook[i] = texelFetch (u_weights, i);
-  barrier ();
-#endif
 
   int plane = IN_PLANE0 + group * CIN_G4 + c4_first;
   for (int c4 = c4_first; c4 < CIN_G4; c4 += SPLIT, plane += SPLIT) {

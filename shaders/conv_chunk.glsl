@@ -76,7 +76,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
       uint s = phase + uint (k % D4);
       uint slot = k % D4 == 0 ? uint (k / D4) : uint (k / D4) + (s >= uint (D4) ? 1u : 0u);
       uint code = (bits >> (4u * slot)) & 15u;
-      vec4 w = vq_codebook_texel (int (code * uint (D4) + (s >= uint (D4) ? s - uint (D4) : s)));
+      vec4 w = texelFetch (u_weights, int (code * uint (D4) + (s >= uint (D4) ? s - uint (D4) : s)));
       w_rows[h][4 * k + 0] = w.x;
       w_rows[h][4 * k + 1] = w.y;
       w_rows[h][4 * k + 2] = w.z;
@@ -93,7 +93,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
       for (int c = 0; c < 4; c++) {
         int k = 4 * k4 + c;
         if (k < KHKW) {
-          vec4 w = vq_codebook_texel (int (codes[c]));
+          vec4 w = texelFetch (u_weights, int (codes[c]));
           w_rows[h][4 * k + 0] = w.x;
           w_rows[h][4 * k + 1] = w.y;
           w_rows[h][4 * k + 2] = w.z;
@@ -118,7 +118,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
         codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
       [[unroll]] for (int sl = 0; sl < SUBS; sl++)
         [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
-          vec4 cb = vq_codebook_texel (int (codes[sl / 4][sl % 4]) * ((VQ_D + 3) / 4) + e4);
+          vec4 cb = texelFetch (u_weights, int (codes[sl / 4][sl % 4]) * ((VQ_D + 3) / 4) + e4);
           [[unroll]] for (int m = 0; m < 4; m++)
             if (4 * e4 + m < VQ_D)
               w_rows[h][sl * VQ_D + 4 * e4 + m] = cb[m];
@@ -142,7 +142,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
       [[unroll]] for (int sl = 0; sl < SLOTS; sl++)
         [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
           /* Slots past the host's layout are never needed (zero then). */
-          vec4 cb = sl < 4 * ROW4 ? vq_codebook_texel (int (codes[min (sl / 4, ROW4 - 1)][sl % 4]) *
+          vec4 cb = sl < 4 * ROW4 ? texelFetch (u_weights, int (codes[min (sl / 4, ROW4 - 1)][sl % 4]) *
                                                                ((VQ_D + 3) / 4) + e4)
                                   : vec4 (0.0);
           [[unroll]] for (int m = 0; m < 4; m++)

@@ -19,15 +19,6 @@
 #define VQ_WEIGHTS_VQ 1
 #endif
 
-/* Texel i of the codebook: from shared memory where the includer staged it
- * there (VQ_CODEBOOK_SHARED: it declares s_codebook and fills it before
- * the first use), else from the texel buffer. */
-#ifdef VQ_CODEBOOK_SHARED
-#define vq_codebook_texel(i) s_codebook[i]
-#else
-#define vq_codebook_texel(i) texelFetch (u_weights, i)
-#endif
-
 #ifdef VQ_WEIGHTS_VQ
 uint vq_index_at (uint e)
 {
@@ -46,7 +37,7 @@ vec4 vq_weight4 (uint n, uint j4)
 #ifdef VQ_WEIGHTS_VQ
   uint j = j4 * 4u;
   uint code = vq_index_at (n * uint (VQ_ROW) + j / uint (VQ_D));
-  return vq_codebook_texel (int (code * uint (VQ_D / 4) + (j % uint (VQ_D)) / 4u));
+  return texelFetch (u_weights, int (code * uint (VQ_D / 4) + (j % uint (VQ_D)) / 4u));
 #else
   return texelFetch (u_weights, int (n * uint (ROW4) + j4));
 #endif

@@ -250,20 +250,6 @@ create_views (vq_vk_context *ctx, vq_vk_conv *conv, VkFormat weight_format, GErr
                              &conv->views[5], error);
 }
 
-static VkDeviceSize
-texel_bytes (VkFormat format)
-{
-  switch (format) {
-  case VK_FORMAT_R32_SFLOAT:
-    return 4;
-  case VK_FORMAT_R32G32_SFLOAT:
-  case VK_FORMAT_R16G16B16A16_SFLOAT:
-    return 8;
-  default:
-    return 16;
-  }
-}
-
 static const char *
 weight_form (bool gemm, const vq_graph *graph, const vq_conv_params *p)
 {
@@ -369,7 +355,6 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     p->weights.scales >= 0,
     ctx->subgroup_size == 8,
     (uint32_t) tiling.rows,
-    (uint32_t) (conv->vq ? conv->weights.size / texel_bytes (weight_format) : 1),
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);

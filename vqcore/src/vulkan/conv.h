@@ -20,7 +20,7 @@ typedef struct {
 } vq_vk_conv_placement;
 
 /* Specialization constants of the conv shaders (see conv.c). */
-enum { VQ_VK_CONV_SPEC_COUNT = 27 };
+enum { VQ_VK_CONV_SPEC_COUNT = 26 };
 
 typedef struct {
   vq_vk_pipeline pipeline;

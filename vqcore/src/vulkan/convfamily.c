@@ -106,24 +106,12 @@ conv_sizes (const vq_graph *graph, const vq_node *node, int64_t *pixels, int32_t
   *cin_g4 = (in->dims[1] / node->p.conv.groups + 3) / 4;
 }
 
-/* Shared memory conv2d_ksplit stages a VQ codebook in: at most one RGBA
- * texel per 4 values of an entry, and the upload's rounding. */
-static uint32_t
-codebook_shared_bytes (const vq_graph *graph, const vq_node *node)
-{
-  const vq_conv_params *p = &node->p.conv;
-  if (p->weights.dense >= 0)
-    return 0;
-  const vq_shape *codebook = &graph->blobs[p->weights.codebook].shape;
-  return (uint32_t) (codebook->dims[0] * ((codebook->dims[1] + 3) / 4) + 3) * 16;
-}
-
 /* Clusters per conv2d_ksplit workgroup (S), each taking every S-th input
  * chunk, or 0 when no S fits this device. S is the smallest power of two
  * that gives the conv VQ_VK_KSPLIT_LANES invocations in all, within what
  * the device allows: S divides the chunk count (every cluster runs the
  * same number of chunks), 8 * S is a whole number of subgroups and a legal
- * workgroup, and the partial sums fit in shared memory beside the codebook. With 4 rows on the
+ * workgroup, and the partial sums fit in shared memory. With 4 rows on the
  * H200, targets of 16k, 64k and 256k lanes measured 1.26, 1.23 and 1.19 ms
  * per frame: within run-to-run noise, so the middle one stays.
  * VQ_VK_KSPLIT_CLUSTERS forces S, for experiments. */
@@ -135,14 +123,11 @@ ksplit_clusters (const vq_vk_context *ctx, const vq_graph *graph, const vq_node 
   int64_t pixels;
   conv_sizes (graph, node, &pixels, &cin_g4);
   int64_t tiles = (pixels + 8 * rows - 1) / (8 * rows) * ((cout + TILE_N - 1) / TILE_N);
-  uint32_t codebook = codebook_shared_bytes (graph, node);
-  uint32_t shared = limits->maxComputeSharedMemorySize;
   int64_t lanes = env_int ("VQ_VK_KSPLIT_LANES", 1, 1 << 24, 1 << 16);
   uint32_t lowest = MAX (1u, ctx->subgroup_size / 8);
   uint32_t most = MIN (MIN (limits->maxComputeWorkGroupSize[0],
                             limits->maxComputeWorkGroupInvocations) / 8,
-                       shared > codebook ? (shared - codebook) / (uint32_t) (8 * rows * 4 * 16)
-                                         : 0);
+                       limits->maxComputeSharedMemorySize / (uint32_t) (8 * rows * 4 * 16));
   uint32_t wanted = 1, s = 1;
 
   most = MIN (most, KSPLIT_MAX);
