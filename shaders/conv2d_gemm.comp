@@ -75,6 +75,9 @@ layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI; RGBA
 layout (binding = 4) uniform samplerBuffer u_bias;    /* R32F, one per channel */
 layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
 
+#ifdef VQ_KSPLIT
+#define VQ_PREFETCH_CODES 1
+#endif
 #include "conv_chunk.glsl"
 
 #ifdef VQ_KSPLIT
@@ -145,8 +148,14 @@ void main ()
       acc[r][q] = vec4 (0.0);
 
   int plane = IN_PLANE0 + group * CIN_G4 + c4_first;
+#ifdef VQ_PREFETCH_CODES
+  vq_prefetch_codes (row, c4_first);
+#endif
   for (int c4 = c4_first; c4 < CIN_G4; c4 += SPLIT, plane += SPLIT) {
     vq_load_chunk (row, c4);
+#ifdef VQ_PREFETCH_CODES
+    vq_prefetch_codes (row, c4 + SPLIT);
+#endif
 
     for (int t = 0; t < KHKW; t++) {
       int ky = t / KW;

@@ -37,6 +37,37 @@ uint vq_words[VQ_LANE_ROWS][2];
 int vq_words_at = -1;
 #endif
 
+#if defined(VQ_WEIGHTS_VQ_CHUNKED) || defined(VQ_WEIGHTS_VQ_ANY_D)
+/* Index texels per (row, chunk) in the host's chunked layout (conv.c). */
+#ifdef VQ_WEIGHTS_VQ_CHUNKED
+const int VQ_CODE_TEXELS = (KHKW + 3) / 4;
+#else
+const int VQ_CODE_TEXELS = ROW4;
+#endif
+
+#ifdef VQ_PREFETCH_CODES
+/* The includer asked for each chunk's indices one chunk ahead
+ * (vq_prefetch_codes after each vq_load_chunk): the codebook fetches that
+ * depend on them then find them loaded instead of waiting a memory round
+ * trip before the multiply-adds can start. */
+uvec4 vq_codes[VQ_LANE_ROWS][VQ_CODE_TEXELS];
+
+void vq_prefetch_codes (uint row[VQ_LANE_ROWS], int c4)
+{
+  int chunk = min (c4, CIN_G4 - 1); /* past the last chunk: never used */
+  for (int h = 0; h < VQ_LANE_ROWS; h++)
+    for (int t = 0; t < VQ_CODE_TEXELS; t++)
+      vq_codes[h][t] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + chunk) * VQ_CODE_TEXELS + t);
+}
+#define VQ_CHUNK_CODES(row, h, c4, t) vq_codes[h][t]
+#else
+#define VQ_CHUNK_CODES(row, h, c4, t)                                          \
+  texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
+#endif
+#else
+#undef VQ_PREFETCH_CODES /* no chunked indices to fetch ahead */
+#endif
+
 /* Fills w_rows for rows row[0..] and chunk c4 (input planes of the group). */
 void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
 {
@@ -89,7 +120,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
    * conv.c), so one RGBA8UI fetch yields 4 indices. */
   for (int h = 0; h < VQ_LANE_ROWS; h++)
     for (int k4 = 0; k4 < (KHKW + 3) / 4; k4++) {
-      uvec4 codes = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ((KHKW + 3) / 4) + k4);
+      uvec4 codes = VQ_CHUNK_CODES (row, h, c4, k4);
       for (int c = 0; c < 4; c++) {
         int k = 4 * k4 + c;
         if (k < KHKW) {
@@ -115,7 +146,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
       uvec4 codes[ROW4];
       [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
-        codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+        codes[s4] = VQ_CHUNK_CODES (row, h, c4, s4);
       [[unroll]] for (int sl = 0; sl < SUBS; sl++)
         [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
           vec4 cb = texelFetch (u_weights, int (codes[sl / 4][sl % 4]) * ((VQ_D + 3) / 4) + e4);
@@ -137,7 +168,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
       uvec4 codes[ROW4];
       [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
-        codes[s4] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + c4) * ROW4 + s4);
+        codes[s4] = VQ_CHUNK_CODES (row, h, c4, s4);
       float sv[SLOTS * VQ_D];
       [[unroll]] for (int sl = 0; sl < SLOTS; sl++)
         [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
