@@ -49,17 +49,28 @@ const int VQ_CODE_TEXELS = ROW4;
 /* The includer asked for each chunk's indices one chunk ahead
  * (vq_prefetch_codes after each vq_load_chunk): the codebook fetches that
  * depend on them then find them loaded instead of waiting a memory round
- * trip before the multiply-adds can start. */
+ * trip before the multiply-adds can start. Only for a few texels per row,
+ * as measured on the NVIDIA H200 (VQ time / dense time, vq bench
+ * --conv-shapes): 1x1 convs with d = 2 (1 texel) 0.98-1.02 with it against
+ * 1.05-1.10 without, 3x3 with d = 2 (5 texels) 0.99-1.01 against
+ * 1.01-1.03; but 3x3 with d = 1 (9 texels, 72 more registers held across
+ * the multiply-adds) 1.07-1.14 against 1.06. */
+const bool VQ_CODES_AHEAD = VQ_CODE_TEXELS <= 5;
 uvec4 vq_codes[VQ_LANE_ROWS][VQ_CODE_TEXELS];
+
+#define VQ_FETCH_CODES(row, h, c4, t)                                          \
+  texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
 
 void vq_prefetch_codes (uint row[VQ_LANE_ROWS], int c4)
 {
   int chunk = min (c4, CIN_G4 - 1); /* past the last chunk: never used */
-  for (int h = 0; h < VQ_LANE_ROWS; h++)
-    for (int t = 0; t < VQ_CODE_TEXELS; t++)
-      vq_codes[h][t] = texelFetch (u_indices, (int (row[h]) * CIN_G4 + chunk) * VQ_CODE_TEXELS + t);
+  if (VQ_CODES_AHEAD)
+    for (int h = 0; h < VQ_LANE_ROWS; h++)
+      for (int t = 0; t < VQ_CODE_TEXELS; t++)
+        vq_codes[h][t] = VQ_FETCH_CODES (row, h, chunk, t);
 }
-#define VQ_CHUNK_CODES(row, h, c4, t) vq_codes[h][t]
+#define VQ_CHUNK_CODES(row, h, c4, t)                                          \
+  (VQ_CODES_AHEAD ? vq_codes[h][t] : VQ_FETCH_CODES (row, h, c4, t))
 #else
 #define VQ_CHUNK_CODES(row, h, c4, t)                                          \
   texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
