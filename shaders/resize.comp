@@ -2,7 +2,12 @@
 /* shaders/resize.comp — bilinear (or, with NEAREST, nearest-neighbour)
  * resize of packed-4 activations, one invocation per output texel. Source
  * coordinates follow TensorFlow like the CPU reference
- * (vqcore/src/cpu/resize_pool.c). */
+ * (vqcore/src/cpu/resize_pool.c).
+ *
+ * With VQ_RESIZE_ADD it also computes the add that is the resize's only
+ * consumer (an FPN's upsample-and-add): out = act(resize(src) + addend).
+ * The resized value is then never stored and read back, which on lavapipe,
+ * where every texel store goes lane by lane, is most of a resize's cost. */
 #include "common.glsl"
 
 layout (local_size_x = 64) in;
@@ -17,9 +22,16 @@ layout (constant_id = 7) const int OUT_PLANE0 = 0;
 layout (constant_id = 8) const bool NEAREST = false;
 layout (constant_id = 9) const bool ALIGN_CORNERS = false;
 layout (constant_id = 10) const bool HALF_PIXEL = false;
+layout (constant_id = 11) const int ADD_PLANE0 = 0;
+layout (constant_id = 12) const int ACT = 0;
+layout (constant_id = 13) const float ALPHA = 0.0;
+layout (constant_id = 14) const int CHANNELS = 4; /* real channels: padding stays 0 */
 
 layout (binding = 0, rgba32f) uniform readonly imageBuffer u_src;
 layout (binding = 1, rgba32f) uniform writeonly imageBuffer u_dst;
+#ifdef VQ_RESIZE_ADD
+layout (binding = 2, rgba32f) uniform readonly imageBuffer u_addend;
+#endif
 
 float scale_of (int in_size, int out_size)
 {
@@ -72,5 +84,12 @@ void main ()
     vec4 bottom = bl + (br - bl) * lx;
     result = top + (bottom - top) * ly;
   }
+#ifdef VQ_RESIZE_ADD
+  /* The same additions as the separate add (eltwise.comp), bit for bit. */
+  result = vq_activate (result + imageLoad (u_addend, (ADD_PLANE0 + plane) * OUT_H * OUT_W + m),
+                        ACT, ALPHA);
+  bvec4 real = lessThan (ivec4 (plane * 4) + ivec4 (0, 1, 2, 3), ivec4 (CHANNELS));
+  result = mix (vec4 (0.0), result, real);
+#endif
   imageStore (u_dst, (OUT_PLANE0 + plane) * OUT_H * OUT_W + m, result);
 }

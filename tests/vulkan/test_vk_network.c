@@ -62,6 +62,40 @@ detections (vq_engine *engine)
   return out;
 }
 
+/* Resizes whose output only an add reads: those the planned engine fuses
+ * into the add (resize_add), counted here from the graph alone. */
+static uint32_t
+fusable_resizes (const vq_graph *graph)
+{
+  uint32_t count = 0;
+  for (uint32_t r = 0; r < graph->n_nodes; r++) {
+    if (graph->nodes[r].op != VQ_OP_RESIZE)
+      continue;
+    uint32_t value = graph->nodes[r].outputs[0], reads = 0, add_reads = 0;
+    for (uint32_t t = 0; t < graph->n_nodes; t++)
+      for (uint32_t i = 0; i < graph->nodes[t].n_inputs; i++)
+        if (graph->nodes[t].inputs[i] == value) {
+          reads++;
+          add_reads += graph->nodes[t].op == VQ_OP_ADD;
+        }
+    for (uint32_t o = 0; o < graph->n_outputs; o++)
+      reads += graph->outputs[o] == value;
+    count += reads == 1 && add_reads == 1;
+  }
+  return count;
+}
+
+/* Nodes of `engine` that run `shader`. */
+static uint32_t
+nodes_running (vq_engine *engine, const vq_graph *graph, const char *shader)
+{
+  vq_vk_engine *vk = vq__engine_backend_state (engine);
+  uint32_t count = 0;
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    count += g_strcmp0 (vq__vk_engine_node_shader (vk, t), shader) == 0;
+  return count;
+}
+
 static void
 compare_on (const char *file, int64_t index)
 {
@@ -106,9 +140,18 @@ compare_on (const char *file, int64_t index)
     g_assert_cmpfloat (vq_iou (a, b), >, 0.999);
   }
 
-  /* The planned arena: same outputs, less memory. */
+  /* The planned arena: same outputs, less memory, and the FPN's resizes
+   * computed inside their adds (never while every value is kept): the same
+   * additions, so the same bits. */
   vq_engine *vk_reuse = engine_new (VQ_BACKEND_VULKAN, TRUE);
   g_assert_true (vq_engine_run (vk_reuse, input, &error));
+  g_assert_cmpuint (fusable_resizes (graph), >, 0);
+  g_assert_cmpuint (nodes_running (vk_reuse, graph, "resize_add"), ==, fusable_resizes (graph));
+  g_assert_cmpuint (nodes_running (vk, graph, "resize_add"), ==, 0);
+  uint32_t resizes = 0;
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    resizes += graph->nodes[t].op == VQ_OP_RESIZE;
+  g_assert_cmpuint (nodes_running (vk, graph, "resize"), ==, resizes);
   for (uint32_t o = 0; o < graph->n_outputs; o++) {
     vq_tensor_view x = vq_engine_output (vk, o), y = vq_engine_output (vk_reuse, o);
     g_assert_cmpmem (x.data, vq_shape_numel (&x.shape) * 4, y.data,

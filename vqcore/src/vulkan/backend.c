@@ -84,8 +84,15 @@ create_nodes (vq_vk_engine *e, GError **error)
   vq_vk_conv **convs = g_new (vq_vk_conv *, MAX (graph->n_nodes, 1));
   guint n_convs = 0;
   gboolean ok = TRUE;
+  /* Resizes that an add computes itself (plan.h) never run. */
+  gboolean *fused_away = g_new0 (gboolean, MAX (graph->n_nodes, 1));
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    if (e->plan.fused_resize[t] >= 0)
+      fused_away[e->plan.fused_resize[t]] = TRUE;
   for (uint32_t t = 0; t < graph->n_nodes && ok; t++) {
     const vq_node *node = &graph->nodes[t];
+    if (fused_away[t])
+      continue; /* no dispatch: recorded as nothing */
     switch (node->op) {
     case VQ_OP_CONV2D: {
       vq_vk_conv_placement placement = {e->plan.values[node->inputs[0]].plane0,
@@ -101,10 +108,12 @@ create_nodes (vq_vk_engine *e, GError **error)
     case VQ_OP_TRANSPOSE:
       break; /* views (plan.c); concat copies are recorded below */
     default:
-      ok = vq__vk_op_init (e->ctx, &e->ops[t], graph, node, &e->plan, e->pool, e->views, error);
+      ok = vq__vk_op_init (e->ctx, &e->ops[t], graph, node, e->plan.fused_resize[t], &e->plan,
+                           e->pool, e->views, error);
       break;
     }
   }
+  g_free (fused_away);
   ok = ok && vq__vk_conv_build_pipelines (e->ctx, convs, n_convs, error);
   g_free (convs);
   for (uint32_t t = 0; t < graph->n_nodes && ok; t++) {
@@ -452,5 +461,7 @@ vq__vk_engine_node_macs (const vq_vk_engine *e, uint32_t node)
 const char *
 vq__vk_engine_node_shader (const vq_vk_engine *e, uint32_t node)
 {
-  return e->graph->nodes[node].op == VQ_OP_CONV2D ? e->convs[node].shader : NULL;
+  if (e->graph->nodes[node].op == VQ_OP_CONV2D)
+    return e->convs[node].shader;
+  return e->ops[node].pipeline.pipeline ? e->ops[node].shader : NULL;
 }

@@ -88,7 +88,8 @@ double vq__vk_engine_create_ms (const vq_vk_engine *engine);
  * the device has none. `ms` holds one entry per node. */
 gboolean vq__vk_engine_node_times (vq_vk_engine *engine, double *ms);
 int64_t vq__vk_engine_node_macs (const vq_vk_engine *engine, uint32_t node);
-/* The shader a conv node runs (e.g. "conv2d_wino_vqa"); NULL for other ops. */
+/* The shader a node runs (e.g. "conv2d_wino_vqa", "resize_add"); NULL for
+ * nodes that run none (views, and resizes an add computes itself). */
 const char *vq__vk_engine_node_shader (const vq_vk_engine *engine, uint32_t node);
 
 #endif

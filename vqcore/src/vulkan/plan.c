@@ -131,6 +131,38 @@ resolve (vq_vk_plan *plan, uint32_t n_values)
   g_free (relative);
 }
 
+/* How many node inputs read `value`, graph outputs counted as readers. */
+static uint32_t
+readers (const vq_graph *graph, uint32_t value)
+{
+  uint32_t count = 0;
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    for (uint32_t i = 0; i < graph->nodes[t].n_inputs; i++)
+      count += graph->nodes[t].inputs[i] == value;
+  for (uint32_t o = 0; o < graph->n_outputs; o++)
+    count += graph->outputs[o] == value;
+  return count;
+}
+
+/* The RESIZE node whose output only the ADD node `add` reads, or -1. */
+static int32_t
+fusable_resize (const vq_graph *graph, uint32_t add)
+{
+  const vq_node *node = &graph->nodes[add];
+  if (node->op != VQ_OP_ADD || node->n_inputs != 2)
+    return -1;
+  for (uint32_t i = 0; i < 2; i++) {
+    uint32_t value = node->inputs[i];
+    for (uint32_t t = 0; t < graph->n_nodes; t++) {
+      const vq_node *producer = &graph->nodes[t];
+      if (producer->op == VQ_OP_RESIZE && producer->outputs[0] == value &&
+          readers (graph, value) == 1)
+        return (int32_t) t;
+    }
+  }
+  return -1;
+}
+
 /* Greedy placement: roots by decreasing size, each at the lowest offset that
  * does not overlap a placed root alive at the same time. */
 static void
@@ -155,6 +187,11 @@ assign_offsets (const vq_graph *graph, vq_vk_plan *plan, VkDeviceSize alignment,
     }
     for (uint32_t k = 0; k < node->n_inputs; k++) {
       int32_t r = plan->values[node->inputs[k]].root;
+      last[r] = MAX (last[r], (int32_t) t);
+    }
+    /* An add that resizes on the fly reads the resize's input. */
+    if (plan->fused_resize[t] >= 0) {
+      int32_t r = plan->values[graph->nodes[plan->fused_resize[t]].inputs[0]].root;
       last[r] = MAX (last[r], (int32_t) t);
     }
   }
@@ -230,6 +267,10 @@ vq__vk_plan_graph (const vq_graph *graph, VkDeviceSize alignment, bool reuse, vq
     return FALSE;
   }
   resolve (plan, graph->n_values);
+  /* Fusions only where values need not all stay inspectable (reuse). */
+  plan->fused_resize = g_new (int32_t, MAX (graph->n_nodes, 1));
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    plan->fused_resize[t] = reuse ? fusable_resize (graph, t) : -1;
   assign_offsets (graph, plan, alignment, reuse);
   return TRUE;
 }
@@ -240,5 +281,6 @@ vq__vk_plan_clear (vq_vk_plan *plan)
   g_free (plan->values);
   g_free (plan->offsets);
   g_free (plan->copies);
+  g_free (plan->fused_resize);
   memset (plan, 0, sizeof *plan);
 }

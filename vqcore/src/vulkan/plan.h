@@ -37,6 +37,11 @@ typedef struct {
   VkDeviceSize kept_bytes; /* what the arena would be without reuse */
   vq_vk_copy *copies;
   uint32_t n_copies;
+  /* Per node: for an ADD, the RESIZE node whose output only it reads and
+   * which it computes itself (resize_add: the resize never runs, and its
+   * input lives until the add); -1 otherwise, and everywhere when buffers
+   * are not reused (every value stays inspectable). */
+  int32_t *fused_resize;
 } vq_vk_plan;
 
 /* Bytes of a root's storage. */
