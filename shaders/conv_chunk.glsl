@@ -45,6 +45,10 @@ const int VQ_CODE_TEXELS = (KHKW + 3) / 4;
 const int VQ_CODE_TEXELS = ROW4;
 #endif
 
+/* Index texel t of row row[h]'s chunk c4. */
+#define VQ_FETCH_CODES(row, h, c4, t)                                          \
+  texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
+
 #ifdef VQ_PREFETCH_CODES
 /* The includer asked for each chunk's indices one chunk ahead
  * (vq_prefetch_codes after each vq_load_chunk): the codebook fetches that
@@ -58,9 +62,6 @@ const int VQ_CODE_TEXELS = ROW4;
 const bool VQ_CODES_AHEAD = VQ_CODE_TEXELS <= 5;
 uvec4 vq_codes[VQ_LANE_ROWS][VQ_CODE_TEXELS];
 
-#define VQ_FETCH_CODES(row, h, c4, t)                                          \
-  texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
-
 void vq_prefetch_codes (uint row[VQ_LANE_ROWS], int c4)
 {
   int chunk = min (c4, CIN_G4 - 1); /* past the last chunk: never used */
@@ -72,8 +73,7 @@ void vq_prefetch_codes (uint row[VQ_LANE_ROWS], int c4)
 #define VQ_CHUNK_CODES(row, h, c4, t)                                          \
   (VQ_CODES_AHEAD ? vq_codes[h][t] : VQ_FETCH_CODES (row, h, c4, t))
 #else
-#define VQ_CHUNK_CODES(row, h, c4, t)                                          \
-  texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
+#define VQ_CHUNK_CODES(row, h, c4, t) VQ_FETCH_CODES (row, h, c4, t)
 #endif
 #else
 #undef VQ_PREFETCH_CODES /* no chunked indices to fetch ahead */

@@ -66,24 +66,18 @@ make_vq (vq_conv_case *c, int32_t d, int32_t k)
   c->vq_k = k;
 }
 
-/* Whether conv2d_wino takes this case (3x3, stride 1, no dilation, and
- * what conv2d_gemm needs). */
-static gboolean
-wino_runs (const vq_conv_case *c)
-{
-  vq_graph *graph = vq_vk_test_conv_graph (c, 1);
-  gboolean runs = !vq__vk_conv_wino_refusal (ctx, graph, &graph->nodes[0]);
-  vq_graph_free (graph);
-  return runs;
-}
+typedef const char *(*refusal_fn) (const vq_vk_context *ctx, const vq_graph *graph,
+                                   const vq_node *node);
 
-/* Whether conv2d_ksplit takes this case: what conv2d_gemm needs, and a
- * split of the input chunks that this device's subgroups allow. */
+/* Whether a shader family takes this case on this device: conv2d_wino
+ * (3x3, stride 1, no dilation, and what conv2d_gemm needs) or
+ * conv2d_ksplit (what conv2d_gemm needs, and a split of the input chunks
+ * this device's subgroups allow), asked through its refusal. */
 static gboolean
-ksplit_runs (const vq_conv_case *c)
+family_runs (const vq_conv_case *c, refusal_fn refusal)
 {
   vq_graph *graph = vq_vk_test_conv_graph (c, 1);
-  gboolean runs = !vq__vk_conv_ksplit_refusal (ctx, graph, &graph->nodes[0]);
+  gboolean runs = !refusal (ctx, graph, &graph->nodes[0]);
   vq_graph_free (graph);
   return runs;
 }
@@ -93,9 +87,9 @@ every_path (const vq_conv_case *c)
 {
   check_case (c, VQ_VK_CONV_DIRECT, 0, 0);
   check_case (c, VQ_VK_CONV_GEMM, 0, 0);
-  if (wino_runs (c))
+  if (family_runs (c, vq__vk_conv_wino_refusal))
     check_case (c, VQ_VK_CONV_WINO, 0, 0);
-  if (ksplit_runs (c))
+  if (family_runs (c, vq__vk_conv_ksplit_refusal))
     check_case (c, VQ_VK_CONV_KSPLIT, 0, 0);
 }
 
