@@ -279,6 +279,51 @@ test_ksplit_wide (void)
   check_case (&c, VQ_VK_CONV_GEMM, 0, 0);
 }
 
+/* conv2d_ksplit's split S on this device, for NanoDet-like shapes: within
+ * the device's limits, a whole number of subgroups, dividing the chunk
+ * count, every tile's partial sums in shared memory, and wider splits for
+ * fewer pixels. */
+static void
+test_ksplit_tiling (void)
+{
+  const VkPhysicalDeviceLimits *limits = &ctx->properties.limits;
+  static const int32_t sizes[][3] = {/* cin, h = w, cout */
+                                     {32, 104, 32}, {128, 52, 128}, {256, 13, 128},
+                                     {512, 13, 128}, {20, 26, 40}};
+  uint32_t previous_local = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    vq_conv_case c = base_case ();
+    c.cin = sizes[i][0];
+    c.h = c.w = sizes[i][1];
+    c.cout = sizes[i][2];
+    vq_graph *graph = vq_vk_test_conv_graph (&c, 1);
+    const vq_node *node = &graph->nodes[0];
+    vq_vk_conv_tiling tiling;
+    g_assert_null (vq__vk_conv_ksplit_refusal (ctx, graph, node));
+    vq__vk_conv_tiling_for (ctx, graph, node, "ksplit", &tiling);
+    uint32_t split = tiling.local / 8, chunks = (uint32_t) (c.cin + 3) / 4;
+    g_test_message ("ksplit %d@%d -> %d: %u clusters of %d pixels per lane, %u x %u groups",
+                    c.cin, c.h, c.cout, split, tiling.rows, tiling.dispatch[0],
+                    tiling.dispatch[1]);
+    g_assert_cmpuint (tiling.local % 8, ==, 0);
+    g_assert_cmpuint (tiling.local % MAX (ctx->subgroup_size, 8u), ==, 0);
+    g_assert_cmpuint (tiling.local, <=, limits->maxComputeWorkGroupInvocations);
+    g_assert_cmpuint (tiling.local, <=, limits->maxComputeWorkGroupSize[0]);
+    g_assert_cmpuint (chunks % split, ==, 0);
+    g_assert_cmpuint ((gsize) tiling.local * (gsize) tiling.rows * 4 * 16, <=,
+                      limits->maxComputeSharedMemorySize);
+    /* Every output pixel and channel has a workgroup. */
+    g_assert_cmpuint ((gsize) tiling.dispatch[0] * 8 * (gsize) tiling.rows, >=,
+                      (gsize) c.h * (gsize) c.w);
+    g_assert_cmpuint ((gsize) tiling.dispatch[1] * 16, >=, (gsize) c.cout);
+    /* 256@13 has far fewer tiles than 128@52, and twice the chunks. */
+    if (i == 2)
+      g_assert_cmpuint (tiling.local, >=, previous_local);
+    previous_local = tiling.local;
+    vq_graph_free (graph);
+  }
+}
+
 static void
 test_vq_general_fallback (void)
 {
@@ -356,6 +401,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
   g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
   g_test_add_func ("/vulkan/conv/ksplit-wide", test_ksplit_wide);
+  g_test_add_func ("/vulkan/conv/ksplit-tiling", test_ksplit_tiling);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);
   g_test_add_func ("/vulkan/conv/channel-ranges", test_channel_ranges);
   g_test_add_func ("/vulkan/conv/gemm-refuses", test_gemm_refuses);
