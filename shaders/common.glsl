@@ -3,6 +3,10 @@
  * Activation layout ("packed-4"): a value with C channels and H x W pixels is
  * stored as ceil(C/4) planes of H*W RGBA32F texels; texel (plane, y, x) holds
  * channels 4*plane .. 4*plane+3 of pixel (y, x). Channels past C are zero.
+ * Shaders declare activations, and nothing else, as rgba32f storage texel
+ * buffers: where activations are stored in fp16 the runtime rewrites exactly
+ * those declarations to rgba16f (vqcore/src/vulkan/activations.c), so one
+ * SPIR-V serves both. Arithmetic is fp32 either way.
  * Shaders read and write activations through storage texel buffers
  * (imageBuffer) because on lavapipe texel loads are several times faster
  * than storage-buffer loads (see shared/guide/vulkan.md). A node reading or

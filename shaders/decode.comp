@@ -29,7 +29,9 @@ layout (constant_id = 9) const int CAPACITY = 1;  /* candidates the buffer holds
 layout (binding = 0, rgba32f) uniform readonly imageBuffer u_scores;
 layout (binding = 1, rgba32f) uniform readonly imageBuffer u_boxes;
 layout (binding = 2, r32ui) uniform coherent uimageBuffer u_counter;
-layout (binding = 3, rgba32f) uniform writeonly imageBuffer u_candidates;
+/* Float bits in an integer buffer: only activations are rgba32f images
+ * (common.glsl), and candidates stay fp32 when activations are fp16. */
+layout (binding = 3, rgba32ui) uniform writeonly uimageBuffer u_candidates;
 
 float score_at (int cell, int c)
 {
@@ -81,8 +83,8 @@ void main ()
     if (slot >= CAPACITY)
       continue; /* the host sees the count and refuses */
     imageStore (u_candidates, 2 * slot,
-                vec4 (float (cell), float (c), score, cx - left));
+                floatBitsToUint (vec4 (float (cell), float (c), score, cx - left)));
     imageStore (u_candidates, 2 * slot + 1,
-                vec4 (cy - top, left + right, top + bottom, float (LEVEL)));
+                floatBitsToUint (vec4 (cy - top, left + right, top + bottom, float (LEVEL))));
   }
 }

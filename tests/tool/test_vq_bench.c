@@ -203,11 +203,50 @@ test_layers_name_shaders (void)
   tool_run_result_clear (&ksplit);
 }
 
+static void
+test_activation_types (void)
+{
+  /* fp16 activation storage (lavapipe's default) reports itself, halves the
+   * arena and finds the same objects as fp32. */
+  tool_run_result fp32 = run_bench ("VQ_VK_FP16_ACTIVATIONS", "0", "--backend", "vulkan", "-n",
+                                    "1", "--json", NULL);
+  if (no_vulkan_device (&fp32)) {
+    g_test_skip ("no Vulkan device");
+    tool_run_result_clear (&fp32);
+    return;
+  }
+  tool_run_result fp16 = run_bench ("VQ_VK_FP16_ACTIVATIONS", "1", "--backend", "vulkan", "-n",
+                                    "1", "--json", NULL);
+  g_assert_cmpint (fp32.status, ==, 0);
+  g_assert_cmpint (fp16.status, ==, 0);
+  JsonNode *root32, *root16;
+  JsonObject *o32 = parse_object (fp32.out, &root32), *o16 = parse_object (fp16.out, &root16);
+  g_assert_cmpstr (json_object_get_string_member (o32, "activation_type"), ==, "fp32");
+  g_assert_cmpstr (json_object_get_string_member (o16, "activation_type"), ==, "fp16");
+  gint64 bytes32 = json_object_get_int_member (o32, "activation_bytes");
+  gint64 bytes16 = json_object_get_int_member (o16, "activation_bytes");
+  g_test_message ("arena: %" G_GINT64_FORMAT " bytes fp32, %" G_GINT64_FORMAT " fp16", bytes32,
+                  bytes16);
+  g_assert_cmpint (bytes16, <, bytes32);
+  g_assert_cmpint (bytes16 * 2, >=, bytes32);
+  gint64 d32 = json_object_get_int_member (json_object_get_object_member (o32, "real"),
+                                           "detections");
+  gint64 d16 = json_object_get_int_member (json_object_get_object_member (o16, "real"),
+                                           "detections");
+  g_assert_cmpint (d32, >, 0);
+  g_assert_cmpint (d16, ==, d32);
+  json_node_unref (root32);
+  json_node_unref (root16);
+  tool_run_result_clear (&fp32);
+  tool_run_result_clear (&fp16);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tool/bench/json-across-backends", test_json_across_backends);
   g_test_add_func ("/tool/bench/layers-name-shaders", test_layers_name_shaders);
+  g_test_add_func ("/tool/bench/activation-types", test_activation_types);
   return g_test_run ();
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "layout.h"
 #include "vk_test.h"
 
 typedef struct {
@@ -64,8 +65,10 @@ time_conv (vq_vk_context *ctx, const vq_graph *graph, vq_vk_conv_path path, int 
   const vq_node *node = &graph->nodes[0];
   const vq_shape *is = &graph->values[node->inputs[0]].shape;
   const vq_shape *os = &graph->values[node->outputs[0]].shape;
-  gsize in_bytes = (gsize) ((is->dims[1] + 3) / 4) * is->dims[2] * is->dims[3] * 16;
-  gsize out_bytes = (gsize) ((os->dims[1] + 3) / 4) * os->dims[2] * os->dims[3] * 16;
+  gsize in_floats = vq__vk_packed_floats (is->dims[1], is->dims[2], is->dims[3]);
+  gsize in_bytes = in_floats / 4 * vq__vk_activation_texel_bytes (ctx);
+  gsize out_bytes = vq__vk_packed_floats (os->dims[1], os->dims[2], os->dims[3]) / 4 *
+                    vq__vk_activation_texel_bytes (ctx);
   vq_vk_buffer src, dst;
   VkBufferView views[2];
   VkDescriptorPool pool;
@@ -73,14 +76,17 @@ time_conv (vq_vk_context *ctx, const vq_graph *graph, vq_vk_conv_path path, int 
   vq_vk_conv conv;
   vq_vk_conv_placement placement = {0, 0};
   GError *error = NULL;
-  float *input = vq_vk_test_random (in_bytes / 4, 5, 1.0f);
+  float *values = vq_vk_test_random (in_floats, 5, 1.0f);
+  void *input = g_malloc (in_floats * 4);
+  vq__vk_encode_activations (ctx, input, values, in_floats);
+  g_free (values);
 
   if (!vq__vk_buffer_init (ctx, &src, in_bytes, false, &error) ||
       !vq__vk_buffer_write (ctx, &src, 0, input, in_bytes, &error) ||
       !vq__vk_buffer_init (ctx, &dst, out_bytes, false, &error) ||
-      !vq__vk_buffer_view (ctx, &src, VK_FORMAT_R32G32B32A32_SFLOAT, 0, VK_WHOLE_SIZE,
+      !vq__vk_buffer_view (ctx, &src, vq__vk_activation_format (ctx), 0, VK_WHOLE_SIZE,
                            &views[0], &error) ||
-      !vq__vk_buffer_view (ctx, &dst, VK_FORMAT_R32G32B32A32_SFLOAT, 0, VK_WHOLE_SIZE,
+      !vq__vk_buffer_view (ctx, &dst, vq__vk_activation_format (ctx), 0, VK_WHOLE_SIZE,
                            &views[1], &error) ||
       !vq__vk_descriptor_pool_init (ctx, &pool, 1, &error) ||
       !vq__vk_conv_init (ctx, &conv, graph, node, &placement, path, &error) ||
@@ -169,7 +175,9 @@ main (int argc, char **argv)
   }
   runs = MAX (runs, 1);
   vq_vk_context *ctx = vq_vk_test_context ();
-  printf ("device: %s, median of %d runs, %s\n", ctx->properties.deviceName, runs,
+  vq__vk_activations_choose (ctx); /* as the engine would */
+  printf ("device: %s, %s activations, median of %d runs, %s\n", ctx->properties.deviceName,
+          ctx->fp16_activations ? "fp16" : "fp32", runs,
           opt_cpu_time ? "GFLOP per CPU-second (all threads)" : "wall-clock GFLOP/s");
   char vq8_name[16];
   g_snprintf (vq8_name, sizeof vq8_name, "vq8 d%d", vq8_d);

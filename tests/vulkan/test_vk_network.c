@@ -14,8 +14,23 @@
 
 static vq_model *model;
 
+/* How closely the Vulkan engine must follow the CPU engine, per
+ * activation storage format (VQ_VK_FP16_ACTIVATIONS). */
+typedef struct {
+  const char *fp16;   /* the variable's value */
+  double nmse;        /* per value, against the CPU's */
+  float confidence;   /* per detection, absolute difference */
+  double iou;         /* per detection, at least */
+} agreement;
+
 /* fp32 on both sides; only summation order and fma differ. */
-#define NMSE_BOUND 1e-6
+static const agreement FP32 = {"0", 1e-6, 1e-4f, 0.999};
+/* fp16 activation storage (the default on CPU devices): every stored value
+ * keeps 11 significant bits, and the rounding compounds over ~45 layers.
+ * Measured on lavapipe: worst value nmse 1.7e-5 (vtest) and 2.1e-5 (messi5),
+ * confidences within 0.0020, boxes at IoU 0.9977 or more, same objects.
+ * The bounds leave about 5x room; a wrong value is off by far more. */
+static const agreement FP16 = {"1", 1e-4, 5e-3f, 0.99};
 
 static float *
 frame_input (const char *file, int64_t index)
@@ -37,13 +52,14 @@ frame_input (const char *file, int64_t index)
 }
 
 static vq_engine *
-engine_new (vq_backend_kind kind, gboolean reuse)
+engine_new (vq_backend_kind kind, gboolean reuse, const agreement *agree)
 {
   vq_engine_options options;
   GError *error = NULL;
   vq_engine_options_init (&options);
   options.backend = kind;
   options.reuse_buffers = reuse;
+  g_setenv ("VQ_VK_FP16_ACTIVATIONS", agree->fp16, TRUE);
   vq_engine *engine = vq_engine_new (model, &options, &error);
   g_assert_no_error (error);
   return engine;
@@ -97,12 +113,13 @@ nodes_running (vq_engine *engine, const vq_graph *graph, const char *shader)
 }
 
 static void
-compare_on (const char *file, int64_t index)
+compare_on (const char *file, int64_t index, const agreement *agree)
 {
   const vq_graph *graph = model->graph;
   float *input = frame_input (file, index);
-  vq_engine *cpu = engine_new (VQ_BACKEND_CPU, FALSE);
-  vq_engine *vk = engine_new (VQ_BACKEND_VULKAN, FALSE);
+  vq_engine *cpu = engine_new (VQ_BACKEND_CPU, FALSE, agree);
+  vq_engine *vk = engine_new (VQ_BACKEND_VULKAN, FALSE, agree);
+  double worst = 0;
   GError *error = NULL;
 
   g_assert_cmpstr (vq_engine_backend_name (vk), ==, "vulkan");
@@ -120,7 +137,8 @@ compare_on (const char *file, int64_t index)
     for (gsize i = 0; i < n; i++)
       ref[i] = a[i];
     double nmse = vq_vk_test_nmse (b, ref, n);
-    if (nmse > NMSE_BOUND)
+    worst = MAX (worst, nmse);
+    if (nmse > agree->nmse)
       g_error ("%s frame %" G_GINT64_FORMAT ": value %u (%s) nmse %.3g", file, index, v,
                graph->values[v].name, nmse);
     g_free (a);
@@ -129,21 +147,26 @@ compare_on (const char *file, int64_t index)
   }
 
   GArray *d_cpu = detections (cpu), *d_vk = detections (vk);
-  g_test_message ("%s: %u detections on the CPU, %u on Vulkan", file, d_cpu->len, d_vk->len);
+  g_test_message ("%s: %u detections on the CPU, %u on Vulkan; worst value nmse %.3g", file,
+                  d_cpu->len, d_vk->len, worst);
   g_assert_cmpuint (d_cpu->len, >, 0);
   g_assert_cmpuint (d_cpu->len, ==, d_vk->len);
   for (guint i = 0; i < d_cpu->len; i++) {
     const vq_detection *a = &g_array_index (d_cpu, vq_detection, i);
     const vq_detection *b = &g_array_index (d_vk, vq_detection, i);
+    g_test_message ("  %d %.4f vs %d %.4f, iou %.5f", a->class_id, a->confidence, b->class_id,
+                    b->confidence, vq_iou (a, b));
     g_assert_cmpint (a->class_id, ==, b->class_id);
-    g_assert_cmpfloat (fabsf (a->confidence - b->confidence), <, 1e-4);
-    g_assert_cmpfloat (vq_iou (a, b), >, 0.999);
+    g_assert_cmpfloat (fabsf (a->confidence - b->confidence), <, agree->confidence);
+    g_assert_cmpfloat (vq_iou (a, b), >, agree->iou);
   }
 
   /* The planned arena: same outputs, less memory, and the FPN's resizes
-   * computed inside their adds (never while every value is kept): the same
-   * additions, so the same bits. */
-  vq_engine *vk_reuse = engine_new (VQ_BACKEND_VULKAN, TRUE);
+   * computed inside their adds (never while every value is kept). In fp32
+   * those are the same additions, so the same bits; fp16 storage rounds the
+   * separate passes' resized map before the add and the fused one not, so
+   * there both only stay within the bound of the CPU's outputs. */
+  vq_engine *vk_reuse = engine_new (VQ_BACKEND_VULKAN, TRUE, agree);
   g_assert_true (vq_engine_run (vk_reuse, input, &error));
   g_assert_cmpuint (fusable_resizes (graph), >, 0);
   g_assert_cmpuint (nodes_running (vk_reuse, graph, "resize_add"), ==, fusable_resizes (graph));
@@ -154,8 +177,17 @@ compare_on (const char *file, int64_t index)
   g_assert_cmpuint (nodes_running (vk, graph, "resize"), ==, resizes);
   for (uint32_t o = 0; o < graph->n_outputs; o++) {
     vq_tensor_view x = vq_engine_output (vk, o), y = vq_engine_output (vk_reuse, o);
-    g_assert_cmpmem (x.data, vq_shape_numel (&x.shape) * 4, y.data,
-                     vq_shape_numel (&y.shape) * 4);
+    vq_tensor_view r = vq_engine_output (cpu, o);
+    gsize n = (gsize) vq_shape_numel (&r.shape);
+    if (agree == &FP32)
+      g_assert_cmpmem (x.data, vq_shape_numel (&x.shape) * 4, y.data,
+                       vq_shape_numel (&y.shape) * 4);
+    double *ref = g_new (double, n);
+    for (gsize i = 0; i < n; i++)
+      ref[i] = r.data[i];
+    g_assert_cmpuint (vq_shape_numel (&y.shape), ==, n);
+    g_assert_cmpfloat (vq_vk_test_nmse (y.data, ref, n), <=, agree->nmse);
+    g_free (ref);
   }
   g_test_message ("arena: %zu bytes planned, %zu kept", vq__engine_activation_bytes (vk_reuse),
                   vq__engine_activation_bytes (vk));
@@ -174,13 +206,25 @@ compare_on (const char *file, int64_t index)
 static void
 test_vtest (void)
 {
-  compare_on ("vtest.avi", 200);
+  compare_on ("vtest.avi", 200, &FP32);
 }
 
 static void
 test_messi (void)
 {
-  compare_on ("messi5.jpg", 0);
+  compare_on ("messi5.jpg", 0, &FP32);
+}
+
+static void
+test_vtest_fp16 (void)
+{
+  compare_on ("vtest.avi", 200, &FP16);
+}
+
+static void
+test_messi_fp16 (void)
+{
+  compare_on ("messi5.jpg", 0, &FP16);
 }
 
 int
@@ -195,6 +239,8 @@ main (int argc, char **argv)
   g_free (json);
   g_test_add_func ("/vulkan/network/vtest-frame-200", test_vtest);
   g_test_add_func ("/vulkan/network/messi5", test_messi);
+  g_test_add_func ("/vulkan/network/vtest-frame-200-fp16", test_vtest_fp16);
+  g_test_add_func ("/vulkan/network/messi5-fp16", test_messi_fp16);
   int status = g_test_run ();
   g_assert_cmpint (vq__vk_validation_messages (), ==, 0);
   vq_model_free (model);

@@ -226,8 +226,11 @@ vq_vk_test_run_conv (vq_vk_context *ctx, const vq_graph *graph, const float *inp
   gsize in_plane = (gsize) h * w * 4, out_plane = (gsize) oh * ow * 4;
   gsize in_floats = in_plane0 * in_plane + vq__vk_packed_floats (cin, h, w);
   gsize out_floats = out_plane0 * out_plane + vq__vk_packed_floats (cout, oh, ow);
+  /* Bytes per value in the device's activation format (fp32 or fp16). */
+  gsize value_bytes = vq__vk_activation_texel_bytes (ctx) / 4;
   float *packed_in = g_new0 (float, in_floats);
   float *packed_out = g_new0 (float, out_floats);
+  void *texels = g_malloc0 (MAX (in_floats, out_floats) * 4);
   float *result = g_new (float, (gsize) cout * oh * ow);
   vq_vk_buffer src, dst;
   VkBufferView src_view, dst_view;
@@ -238,13 +241,16 @@ vq_vk_test_run_conv (vq_vk_context *ctx, const vq_graph *graph, const float *inp
   GError *error = NULL;
 
   vq__vk_pack (packed_in + in_plane0 * in_plane, input, cin, h, w);
-  if (!vq__vk_buffer_init (ctx, &src, in_floats * 4, false, &error) ||
-      !vq__vk_buffer_write (ctx, &src, 0, packed_in, in_floats * 4, &error) ||
-      !vq__vk_buffer_init (ctx, &dst, out_floats * 4, false, &error) ||
-      !vq__vk_buffer_write (ctx, &dst, 0, packed_out, out_floats * 4, &error) ||
-      !vq__vk_buffer_view (ctx, &src, VK_FORMAT_R32G32B32A32_SFLOAT, 0, VK_WHOLE_SIZE,
+  vq__vk_encode_activations (ctx, texels, packed_in, in_floats);
+  if (!vq__vk_buffer_init (ctx, &src, in_floats * value_bytes, false, &error) ||
+      !vq__vk_buffer_write (ctx, &src, 0, texels, in_floats * value_bytes, &error))
+    g_error ("%s", error->message);
+  vq__vk_encode_activations (ctx, texels, packed_out, out_floats);
+  if (!vq__vk_buffer_init (ctx, &dst, out_floats * value_bytes, false, &error) ||
+      !vq__vk_buffer_write (ctx, &dst, 0, texels, out_floats * value_bytes, &error) ||
+      !vq__vk_buffer_view (ctx, &src, vq__vk_activation_format (ctx), 0, VK_WHOLE_SIZE,
                            &src_view, &error) ||
-      !vq__vk_buffer_view (ctx, &dst, VK_FORMAT_R32G32B32A32_SFLOAT, 0, VK_WHOLE_SIZE,
+      !vq__vk_buffer_view (ctx, &dst, vq__vk_activation_format (ctx), 0, VK_WHOLE_SIZE,
                            &dst_view, &error) ||
       !vq__vk_descriptor_pool_init (ctx, &pool, 1, &error) ||
       !vq__vk_conv_init (ctx, &conv, graph, node, &placement, path, &error) ||
@@ -253,8 +259,9 @@ vq_vk_test_run_conv (vq_vk_context *ctx, const vq_graph *graph, const float *inp
     g_error ("%s", error->message);
   vq__vk_conv_record (ctx, &conv, cmd);
   if (!vq__vk_command_submit (ctx, cmd, FALSE, &error) ||
-      !vq__vk_buffer_read (ctx, &dst, 0, packed_out, out_floats * 4, &error))
+      !vq__vk_buffer_read (ctx, &dst, 0, texels, out_floats * value_bytes, &error))
     g_error ("%s", error->message);
+  vq__vk_decode_activations (ctx, packed_out, texels, out_floats);
   vq__vk_unpack (result, packed_out + out_plane0 * out_plane, cout, oh, ow);
   /* Planes before the output range must be untouched (concat neighbours). */
   for (gsize i = 0; i < out_plane0 * out_plane; i++)
@@ -268,6 +275,7 @@ vq_vk_test_run_conv (vq_vk_context *ctx, const vq_graph *graph, const float *inp
   vq__vk_buffer_clear (ctx, &dst);
   g_free (packed_in);
   g_free (packed_out);
+  g_free (texels);
   return result;
 }
 

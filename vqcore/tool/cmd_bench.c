@@ -388,14 +388,18 @@ vq_cmd_bench (int argc, char **argv)
   vq_model_compute_stats (model, &stats);
   double gflops = 2.0 * (double) stats.macs / (t_real.median * 1e6);
   const char *backend = vq_engine_backend_name (engine);
+  const char *activations = strcmp (backend, "vulkan") == 0
+                              ? vq__vk_engine_activation_type (vq__engine_backend_state (engine))
+                              : "fp32";
   double load = machine_load ();
   if (args.json) {
     printf ("{\"backend\": \"%s\", \"device\": \"%s\", \"model\": \"%s\", \"iterations\": %d, "
             "\"load_average\": %.2f, \"start_ms\": %.1f, \"activation_bytes\": %zu, "
+            "\"activation_type\": \"%s\", "
             "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"cpu_ms\": %.3f, "
             "\"fps\": %.2f, \"gflops\": %.2f, ",
             backend, vq_engine_device_name (engine), model->name ? model->name : "",
-            args.iterations, load, start_ms, vq__engine_activation_bytes (engine),
+            args.iterations, load, start_ms, vq__engine_activation_bytes (engine), activations,
             t_real.median, t_real.p90, t_real.min, t_real.cpu_median, 1000.0 / t_real.median,
             gflops);
     print_json_timing ("synthetic", &t_synthetic);
@@ -411,8 +415,9 @@ vq_cmd_bench (int argc, char **argv)
       printf ("backend auto chose %s: %s\n", backend, why);
       g_free (why);
     }
-    printf ("engine start %.1f ms, activation memory %.2f MiB, load average %.2f\n", start_ms,
-            (double) vq__engine_activation_bytes (engine) / (1024.0 * 1024.0), load);
+    printf ("engine start %.1f ms, activation memory %.2f MiB (%s), load average %.2f\n",
+            start_ms, (double) vq__engine_activation_bytes (engine) / (1024.0 * 1024.0),
+            activations, load);
     printf ("%-10s %9s %9s %9s %9s %8s %9s %5s\n", "frame", "median", "p90", "min", "CPU ms",
             "fps", "GFLOP/s", "dets");
     print_row ("synthetic", &t_synthetic, stats.macs, TRUE);

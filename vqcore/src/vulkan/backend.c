@@ -25,6 +25,7 @@ struct vq_vk_engine {
   VkCommandBuffer cmd;
   VkQueryPool timestamps; /* n_nodes + 1 queries, or VK_NULL_HANDLE */
   float *packed;          /* host staging for packing/unpacking */
+  void *texels;           /* the same values in the arena's texel format */
   float **outputs;        /* per graph output, in its logical layout */
   double create_ms;
   vq_vk_frame_state *frame; /* device preprocessing (frame.c), made on first use */
@@ -52,7 +53,8 @@ root_offset (const vq_vk_engine *e, uint32_t value)
 {
   const vq_vk_place *p = &e->plan.values[value];
   const vq_vk_place *root = &e->plan.values[p->root];
-  return e->plan.offsets[p->root] + (VkDeviceSize) p->plane0 * root->h * root->w * 16;
+  return e->plan.offsets[p->root] +
+         (VkDeviceSize) p->plane0 * root->h * root->w * e->plan.texel_bytes;
 }
 
 static gboolean
@@ -63,8 +65,9 @@ create_views (vq_vk_engine *e, GError **error)
     const vq_vk_place *p = &e->plan.values[i];
     if (p->root != (int32_t) i)
       continue;
-    if (!vq__vk_buffer_view (e->ctx, &e->arena, VK_FORMAT_R32G32B32A32_SFLOAT,
-                             e->plan.offsets[i], vq__vk_place_bytes (p), &e->views[i], error))
+    if (!vq__vk_buffer_view (e->ctx, &e->arena, vq__vk_activation_format (e->ctx),
+                             e->plan.offsets[i], vq__vk_place_bytes (&e->plan, i), &e->views[i],
+                             error))
       return FALSE;
   }
   return TRUE;
@@ -135,7 +138,7 @@ record_copies (vq_vk_engine *e, uint32_t node)
       continue;
     uint32_t dst_value = e->graph->nodes[node].outputs[0];
     const vq_vk_place *src = &e->plan.values[copy->src];
-    VkDeviceSize plane_bytes = (VkDeviceSize) src->h * src->w * 16;
+    VkDeviceSize plane_bytes = (VkDeviceSize) src->h * src->w * e->plan.texel_bytes;
     VkBufferCopy region = {
       .srcOffset = root_offset (e, copy->src),
       .dstOffset = root_offset (e, dst_value) + (VkDeviceSize) copy->dst_plane0 * plane_bytes,
@@ -222,7 +225,9 @@ vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reus
                  "Vulkan backend: graphs with %u inputs are not supported", graph->n_inputs);
     goto fail;
   }
-  if (!vq__vk_plan_graph (graph, alignment, reuse, &e->plan, error) ||
+  vq__vk_activations_choose (e->ctx);
+  if (!vq__vk_plan_graph (graph, vq__vk_activation_texel_bytes (e->ctx), alignment, reuse,
+                          &e->plan, error) ||
       !check_consumers (graph, &e->plan, error) ||
       !vq__vk_buffer_init (e->ctx, &e->arena, e->plan.arena_bytes, false, error) ||
       !create_views (e, error) || !create_nodes (e, error) || !record (e, error))
@@ -238,9 +243,12 @@ vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reus
     goto fail;
 
   gsize largest = 0;
-  for (uint32_t i = 0; i < graph->n_values; i++)
-    largest = MAX (largest, (gsize) vq__vk_place_bytes (&e->plan.values[i]) / 4);
+  for (uint32_t i = 0; i < graph->n_values; i++) {
+    const vq_vk_place *p = &e->plan.values[i];
+    largest = MAX (largest, vq__vk_packed_floats (p->c, p->h, p->w));
+  }
   e->packed = g_new0 (float, MAX (largest, 1));
+  e->texels = g_malloc0 (MAX (largest, 1) * 4);
   e->outputs = g_new0 (float *, graph->n_outputs);
   for (uint32_t i = 0; i < graph->n_outputs; i++)
     e->outputs[i] = g_new0 (float, vq_shape_numel (&graph->values[graph->outputs[i]].shape));
@@ -288,6 +296,7 @@ vq__vk_engine_free (vq_vk_engine *e)
     g_free (e->outputs[i]);
   g_free (e->outputs);
   g_free (e->packed);
+  g_free (e->texels);
   g_free (e->convs);
   g_free (e->ops);
   g_free (e->views);
@@ -302,8 +311,10 @@ read_value (vq_vk_engine *e, uint32_t id, float *out, GError **error)
 {
   const vq_vk_place *p = &e->plan.values[id];
   gsize floats = vq__vk_packed_floats (p->c, p->h, p->w);
-  if (!vq__vk_buffer_read (e->ctx, &e->arena, root_offset (e, id), e->packed, floats * 4, error))
+  if (!vq__vk_buffer_read (e->ctx, &e->arena, root_offset (e, id), e->texels,
+                           floats / 4 * e->plan.texel_bytes, error))
     return FALSE;
+  vq__vk_decode_activations (e->ctx, e->packed, e->texels, floats);
   if (!p->transposed) {
     vq__vk_unpack (out, e->packed, p->c, p->h, p->w);
     return TRUE;
@@ -353,9 +364,11 @@ vq__vk_engine_run (vq_vk_engine *e, const float *input, GError **error)
   uint32_t in = e->graph->inputs[0];
   const vq_vk_place *p = &e->plan.values[in];
 
+  gsize floats = vq__vk_packed_floats (p->c, p->h, p->w);
   vq__vk_pack (e->packed, input, p->c, p->h, p->w);
-  return vq__vk_buffer_write (e->ctx, &e->arena, root_offset (e, in), e->packed,
-                              vq__vk_packed_floats (p->c, p->h, p->w) * 4, error) &&
+  vq__vk_encode_activations (e->ctx, e->texels, e->packed, floats);
+  return vq__vk_buffer_write (e->ctx, &e->arena, root_offset (e, in), e->texels,
+                              floats / 4 * e->plan.texel_bytes, error) &&
          vq__vk_engine_run_input_ready (e, error);
 }
 
@@ -426,6 +439,12 @@ gsize
 vq__vk_engine_arena_bytes (const vq_vk_engine *e)
 {
   return (gsize) e->plan.arena_bytes;
+}
+
+const char *
+vq__vk_engine_activation_type (const vq_vk_engine *e)
+{
+  return e->ctx->fp16_activations ? "fp16" : "fp32";
 }
 
 double

@@ -83,6 +83,8 @@ void vq__vk_decode_state_free (vq_vk_context *ctx, vq_vk_decode_state *state);
 gboolean vq__vk_engine_read_value (vq_vk_engine *engine, uint32_t id, float *out);
 const char *vq__vk_engine_device_name (const vq_vk_engine *engine);
 gsize vq__vk_engine_arena_bytes (const vq_vk_engine *engine);
+/* "fp16" or "fp32": how the arena stores activations (activations.c). */
+const char *vq__vk_engine_activation_type (const vq_vk_engine *engine);
 double vq__vk_engine_create_ms (const vq_vk_engine *engine);
 /* Milliseconds each node took in the last run (GPU timestamps); FALSE when
  * the device has none. `ms` holds one entry per node. */

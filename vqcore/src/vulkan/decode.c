@@ -12,7 +12,7 @@ enum { LOCAL = 64, N_SPEC = 10 };
 
 struct vq_vk_decode_state {
   vq_vk_buffer counter;     /* [0] candidates written, [1] threshold bits */
-  vq_vk_buffer candidates;  /* two RGBA32F texels per candidate */
+  vq_vk_buffer candidates;  /* two RGBA32UI texels (float bits) per candidate */
   VkBufferView views[2];
   VkDescriptorPool pool;
   vq_vk_pipeline pipelines[VQ_MAX_LEVELS];
@@ -90,7 +90,7 @@ build (vq_vk_context *ctx, vq_vk_decode_state *s, const vq_model *model,
       !vq__vk_buffer_init (ctx, &s->candidates, MAX (capacity, 1) * 32, false, error) ||
       !vq__vk_buffer_view (ctx, &s->counter, VK_FORMAT_R32_UINT, 0, VK_WHOLE_SIZE,
                            &s->views[0], error) ||
-      !vq__vk_buffer_view (ctx, &s->candidates, VK_FORMAT_R32G32B32A32_SFLOAT, 0,
+      !vq__vk_buffer_view (ctx, &s->candidates, VK_FORMAT_R32G32B32A32_UINT, 0,
                            VK_WHOLE_SIZE, &s->views[1], error) ||
       !vq__vk_descriptor_pool_init (ctx, &s->pool, dec->n_levels, error) ||
       !vq__vk_command_begin (ctx, &s->cmd, error))

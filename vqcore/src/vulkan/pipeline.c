@@ -63,14 +63,16 @@ vq__vk_pipeline_init (vq_vk_context *ctx, vq_vk_pipeline *pipeline, const char *
                      "creating a pipeline layout", error))
     goto fail;
 
+  uint32_t *rewritten = vq__vk_spirv_for_activations (ctx, module->code, module->size);
   VkShaderModuleCreateInfo module_info = {
     .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
     .codeSize = module->size,
-    .pCode = module->code,
+    .pCode = rewritten ? rewritten : module->code,
   };
-  if (!vq__vk_check (ctx->vk.vkCreateShaderModule (ctx->device, &module_info, NULL,
-                                                   &shader_module),
-                     "creating a shader module", error))
+  VkResult created = ctx->vk.vkCreateShaderModule (ctx->device, &module_info, NULL,
+                                                   &shader_module);
+  g_free (rewritten);
+  if (!vq__vk_check (created, "creating a shader module", error))
     goto fail;
 
   for (uint32_t i = 0; i < n_spec; i++)

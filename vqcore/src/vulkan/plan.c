@@ -5,9 +5,10 @@
 #include "layout.h"
 
 VkDeviceSize
-vq__vk_place_bytes (const vq_vk_place *place)
+vq__vk_place_bytes (const vq_vk_plan *plan, uint32_t value)
 {
-  return (VkDeviceSize) vq__vk_packed_floats (place->c, place->h, place->w) * 4;
+  const vq_vk_place *place = &plan->values[value];
+  return (VkDeviceSize) vq__vk_planes (place->c) * place->h * place->w * plan->texel_bytes;
 }
 
 static gboolean
@@ -203,8 +204,8 @@ assign_offsets (const vq_graph *graph, vq_vk_plan *plan, VkDeviceSize alignment,
       order[n_roots++] = i;
   /* Insertion sort by size, largest first (a few hundred roots at most). */
   for (uint32_t a = 1; a < n_roots; a++)
-    for (uint32_t b = a; b > 0 && vq__vk_place_bytes (&plan->values[order[b]]) >
-                                      vq__vk_place_bytes (&plan->values[order[b - 1]]);
+    for (uint32_t b = a; b > 0 && vq__vk_place_bytes (plan, order[b]) >
+                                      vq__vk_place_bytes (plan, order[b - 1]);
          b--) {
       uint32_t tmp = order[b];
       order[b] = order[b - 1];
@@ -214,7 +215,7 @@ assign_offsets (const vq_graph *graph, vq_vk_plan *plan, VkDeviceSize alignment,
   plan->arena_bytes = plan->kept_bytes = 0;
   for (uint32_t a = 0; a < n_roots; a++) {
     uint32_t r = order[a];
-    VkDeviceSize size = (vq__vk_place_bytes (&plan->values[r]) + alignment - 1) / alignment *
+    VkDeviceSize size = (vq__vk_place_bytes (plan, r) + alignment - 1) / alignment *
                         alignment;
     VkDeviceSize offset = 0;
     plan->kept_bytes += size;
@@ -227,7 +228,7 @@ assign_offsets (const vq_graph *graph, vq_vk_plan *plan, VkDeviceSize alignment,
         moved = FALSE;
         for (uint32_t b = 0; b < a; b++) {
           uint32_t o = order[b];
-          VkDeviceSize o_size = (vq__vk_place_bytes (&plan->values[o]) + alignment - 1) /
+          VkDeviceSize o_size = (vq__vk_place_bytes (plan, o) + alignment - 1) /
                                 alignment * alignment;
           gboolean alive = first[o] <= last[r] && first[r] <= last[o];
           if (alive && plan->offsets[o] < offset + size && offset < plan->offsets[o] + o_size) {
@@ -246,13 +247,14 @@ assign_offsets (const vq_graph *graph, vq_vk_plan *plan, VkDeviceSize alignment,
 }
 
 gboolean
-vq__vk_plan_graph (const vq_graph *graph, VkDeviceSize alignment, bool reuse, vq_vk_plan *plan,
-                   GError **error)
+vq__vk_plan_graph (const vq_graph *graph, uint32_t texel_bytes, VkDeviceSize alignment,
+                   bool reuse, vq_vk_plan *plan, GError **error)
 {
   bool *is_input = g_new0 (bool, graph->n_values);
   gboolean ok = TRUE;
 
   memset (plan, 0, sizeof *plan);
+  plan->texel_bytes = texel_bytes;
   plan->values = g_new0 (vq_vk_place, graph->n_values);
   plan->offsets = g_new0 (VkDeviceSize, graph->n_values);
   for (uint32_t i = 0; i < graph->n_inputs; i++)

@@ -31,6 +31,7 @@ typedef struct {
 } vq_vk_copy;
 
 typedef struct {
+  uint32_t texel_bytes;  /* 16 (RGBA32F) or 8 (RGBA16F activations) */
   vq_vk_place *values;   /* one per graph value */
   VkDeviceSize *offsets; /* per value; meaningful for roots */
   VkDeviceSize arena_bytes;
@@ -44,14 +45,15 @@ typedef struct {
   int32_t *fused_resize;
 } vq_vk_plan;
 
-/* Bytes of a root's storage. */
-VkDeviceSize vq__vk_place_bytes (const vq_vk_place *place);
+/* Bytes of root `value`'s storage. */
+VkDeviceSize vq__vk_place_bytes (const vq_vk_plan *plan, uint32_t value);
 
 /* Plans `graph`; fails with VQ_ERROR_UNSUPPORTED for layouts the backend
  * cannot express (e.g. a split at a channel not a multiple of 4). When
  * `reuse` is false every root keeps its own storage. */
-gboolean vq__vk_plan_graph (const vq_graph *graph, VkDeviceSize alignment, bool reuse,
-                            vq_vk_plan *plan, GError **error);
+gboolean vq__vk_plan_graph (const vq_graph *graph, uint32_t texel_bytes,
+                            VkDeviceSize alignment, bool reuse, vq_vk_plan *plan,
+                            GError **error);
 void vq__vk_plan_clear (vq_vk_plan *plan);
 
 #endif

@@ -122,6 +122,9 @@ typedef struct {
   VkPipelineCache pipeline_cache;
   char *pipeline_cache_path; /* NULL: the cache is not persisted */
   double timestamp_period_ns; /* 0 when the queue has no timestamps */
+  /* Activations stored as RGBA16F texels instead of RGBA32F (activations.c);
+   * chosen by the engine before it creates pipelines, false otherwise. */
+  bool fp16_activations;
   /* Validation-layer messages of severity warning or error seen so far
    * (tests assert that this stays 0). */
   gint validation_messages;
@@ -144,6 +147,19 @@ vq_vk_context *vq__vk_context_new (const char *device, GError **error);
 void vq__vk_context_free (vq_vk_context *ctx);
 /* Validation warnings and errors seen by every context of the process. */
 int vq__vk_validation_messages (void);
+
+/* activations.c. Sets ctx->fp16_activations for this device: fp16 on CPU
+ * devices, where it measured faster; VQ_VK_FP16_ACTIVATIONS=0|1 overrides. */
+void vq__vk_activations_choose (vq_vk_context *ctx);
+VkFormat vq__vk_activation_format (const vq_vk_context *ctx);
+uint32_t vq__vk_activation_texel_bytes (const vq_vk_context *ctx);
+/* A copy of a shader's SPIR-V whose rgba32f storage texel buffers are
+ * rgba16f when activations are fp16 (g_free), or NULL: use it as it is. */
+uint32_t *vq__vk_spirv_for_activations (const vq_vk_context *ctx, const uint32_t *code,
+                                        size_t bytes);
+/* n packed fp32 values to / from the arena's texel format. */
+void vq__vk_encode_activations (const vq_vk_context *ctx, void *dst, const float *src, gsize n);
+void vq__vk_decode_activations (const vq_vk_context *ctx, float *dst, const void *src, gsize n);
 
 /* buffer.c */
 typedef struct {
