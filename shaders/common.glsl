@@ -42,6 +42,16 @@ vec4 vq_activate (vec4 x, int act, float alpha)
   return x;
 }
 
+/* A conv's activation on output plane `plane` (of its own output): `act`
+ * inside planes [first, end), none elsewhere. The runtime fuses an
+ * activation node that reads only part of a conv's output (a split) into
+ * the conv this way (vqcore/src/vulkan/plan.h); otherwise the range is
+ * every plane. */
+vec4 vq_activate_planes (vec4 x, int plane, int act, float alpha, int first, int end)
+{
+  return plane >= first && plane < end ? vq_activate (x, act, alpha) : x;
+}
+
 float vq_activate1 (float x, int act, float alpha)
 {
   return vq_activate (vec4 (x), act, alpha).x;

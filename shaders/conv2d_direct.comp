@@ -32,6 +32,8 @@ layout (constant_id = 20) const int ROW4 = 1;
 layout (constant_id = 21) const int VQ_D = 4;
 layout (constant_id = 22) const int VQ_ROW = 1;
 layout (constant_id = 23) const bool HAS_SCALE = false;
+layout (constant_id = 26) const int ACT_FIRST = 0;  /* ACT applies to output planes */
+layout (constant_id = 27) const int ACT_END = 1;    /* [ACT_FIRST, ACT_END) only */
 
 const int KHKW = KH * KW;
 const int IN_HW = IN_H * IN_W;
@@ -77,7 +79,8 @@ void main ()
       }
     }
     float scale = HAS_SCALE ? texelFetch (u_scale, n).r : 1.0;
-    result[k] = vq_activate1 (sum * scale + texelFetch (u_bias, n).r, ACT, ALPHA);
+    float value = sum * scale + texelFetch (u_bias, n).r;
+    result[k] = n4 >= ACT_FIRST && n4 < ACT_END ? vq_activate1 (value, ACT, ALPHA) : value;
   }
   imageStore (u_dst, (OUT_PLANE0 + n4) * OUT_HW + m, result);
 }

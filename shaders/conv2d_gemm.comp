@@ -63,6 +63,8 @@ layout (constant_id = 22) const int VQ_ROW = 1;    /* VQ: sub-vectors per row */
 layout (constant_id = 23) const bool HAS_SCALE = false;
 layout (constant_id = 24) const bool CLUSTER_IS_SUBGROUP = true;
 layout (constant_id = 25) const int ROWS = 4;      /* pixels per lane */
+layout (constant_id = 26) const int ACT_FIRST = 0;  /* ACT applies to output planes */
+layout (constant_id = 27) const int ACT_END = 1;    /* [ACT_FIRST, ACT_END) only */
 
 const int KHKW = KH * KW;
 const int IN_HW = IN_H * IN_W;
@@ -104,7 +106,7 @@ void load_epilogue (int n, out vec4 bias, out vec4 scale)
 void store_output (int m, int n, vec4 acc, vec4 bias, vec4 scale)
 {
   bvec4 real = lessThan (ivec4 (n) + ivec4 (0, 1, 2, 3), ivec4 (COUT));
-  vec4 v = vq_activate (acc * scale + bias, ACT, ALPHA);
+  vec4 v = vq_activate_planes (acc * scale + bias, n / 4, ACT, ALPHA, ACT_FIRST, ACT_END);
   imageStore (u_dst, (OUT_PLANE0 + n / 4) * OUT_HW + m, mix (vec4 (0.0), v, real));
 }
 

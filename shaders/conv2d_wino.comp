@@ -50,6 +50,8 @@ layout (constant_id = 22) const int VQ_ROW = 1;    /* VQ: sub-vectors per row */
 layout (constant_id = 23) const bool HAS_SCALE = false;
 layout (constant_id = 24) const bool CLUSTER_IS_SUBGROUP = true;
 layout (constant_id = 25) const int ROWS = 2;      /* tiles per lane */
+layout (constant_id = 26) const int ACT_FIRST = 0;  /* ACT applies to output planes */
+layout (constant_id = 27) const int ACT_END = 1;    /* [ACT_FIRST, ACT_END) only */
 
 const int KW = 3;
 const int KHKW = 9;
@@ -254,7 +256,8 @@ void main ()
       for (int p = 0; p < TM * TM; p++) {
         ivec2 at = pixel + ivec2 (p % TM, p / TM);
         if (at.x < OUT_W && at.y < OUT_H) {
-          vec4 value = vq_activate (y[p] * scale + bias, ACT, ALPHA);
+          vec4 value =
+            vq_activate_planes (y[p] * scale + bias, n / 4, ACT, ALPHA, ACT_FIRST, ACT_END);
           imageStore (u_dst, (OUT_PLANE0 + n / 4) * OUT_HW + at.y * OUT_W + at.x,
                       mix (vec4 (0.0), value, real));
         }

@@ -74,7 +74,7 @@ time_conv (vq_vk_context *ctx, const vq_graph *graph, vq_vk_conv_path path, int 
   VkDescriptorPool pool;
   VkCommandBuffer cmd;
   vq_vk_conv conv;
-  vq_vk_conv_placement placement = {0, 0};
+  vq_vk_conv_placement placement = {.in_plane0 = 0, .out_plane0 = 0};
   GError *error = NULL;
   float *values = vq_vk_test_random (in_floats, 5, 1.0f);
   void *input = g_malloc (in_floats * 4);

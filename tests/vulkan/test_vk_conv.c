@@ -388,7 +388,7 @@ assert_refused (const vq_conv_case *c, vq_vk_conv_path path)
 {
   vq_graph *graph = vq_vk_test_conv_graph (c, 1);
   vq_vk_conv conv;
-  vq_vk_conv_placement placement = {0, 0};
+  vq_vk_conv_placement placement = {.in_plane0 = 0, .out_plane0 = 0};
   GError *error = NULL;
   g_assert_false (vq__vk_conv_init (ctx, &conv, graph, &graph->nodes[0], &placement, path,
                                     &error));

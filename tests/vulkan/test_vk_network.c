@@ -101,6 +101,43 @@ fusable_resizes (const vq_graph *graph)
   return count;
 }
 
+/* Activation nodes that read, alone, a conv's output or a split of it
+ * that only the split reads, the conv having no activation of its own:
+ * those the planned engine has the conv apply (plan.h). From the graph. */
+static uint32_t
+fusable_activations (const vq_graph *graph)
+{
+  uint32_t count = 0;
+  for (uint32_t a = 0; a < graph->n_nodes; a++) {
+    if (graph->nodes[a].op != VQ_OP_ACTIVATION)
+      continue;
+    uint32_t value = graph->nodes[a].inputs[0];
+    for (int hop = 0; hop < 2; hop++) {
+      uint32_t reads = 0;
+      const vq_node *from = NULL;
+      for (uint32_t t = 0; t < graph->n_nodes; t++) {
+        for (uint32_t i = 0; i < graph->nodes[t].n_inputs; i++)
+          reads += graph->nodes[t].inputs[i] == value;
+        for (uint32_t k = 0; k < graph->nodes[t].n_outputs; k++)
+          if (graph->nodes[t].outputs[k] == value)
+            from = &graph->nodes[t];
+      }
+      for (uint32_t o = 0; o < graph->n_outputs; o++)
+        reads += graph->outputs[o] == value;
+      if (reads != 1 || !from)
+        break;
+      if (from->op == VQ_OP_CONV2D) {
+        count += from->act == VQ_ACT_NONE;
+        break;
+      }
+      if (from->op != VQ_OP_SPLIT)
+        break;
+      value = from->inputs[0];
+    }
+  }
+  return count;
+}
+
 /* Nodes of `engine` that run `shader`. */
 static uint32_t
 nodes_running (vq_engine *engine, const vq_graph *graph, const char *shader)
@@ -161,11 +198,12 @@ compare_on (const char *file, int64_t index, const agreement *agree)
     g_assert_cmpfloat (vq_iou (a, b), >, agree->iou);
   }
 
-  /* The planned arena: same outputs, less memory, and the FPN's resizes
-   * computed inside their adds (never while every value is kept). In fp32
-   * those are the same additions, so the same bits; fp16 storage rounds the
-   * separate passes' resized map before the add and the fused one not, so
-   * there both only stay within the bound of the CPU's outputs. */
+  /* The planned arena: same outputs, less memory, the FPN's resizes
+   * computed inside their adds and the score sigmoids inside their convs
+   * (never while every value is kept). In fp32 those are the same
+   * operations, so the same bits; fp16 storage rounds the separate passes'
+   * intermediate values and the fused ones not, so there both only stay
+   * within the bound of the CPU's outputs. */
   vq_engine *vk_reuse = engine_new (VQ_BACKEND_VULKAN, TRUE, agree);
   g_assert_true (vq_engine_run (vk_reuse, input, &error));
   g_assert_cmpuint (fusable_resizes (graph), >, 0);
@@ -175,6 +213,14 @@ compare_on (const char *file, int64_t index, const agreement *agree)
   for (uint32_t t = 0; t < graph->n_nodes; t++)
     resizes += graph->nodes[t].op == VQ_OP_RESIZE;
   g_assert_cmpuint (nodes_running (vk, graph, "resize"), ==, resizes);
+  /* NanoDet's class-score sigmoids run inside their convs. */
+  uint32_t activations = 0;
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    activations += graph->nodes[t].op == VQ_OP_ACTIVATION;
+  g_assert_cmpuint (fusable_activations (graph), >, 0);
+  g_assert_cmpuint (nodes_running (vk, graph, "eltwise_activation"), ==, activations);
+  g_assert_cmpuint (nodes_running (vk_reuse, graph, "eltwise_activation"), ==,
+                    activations - fusable_activations (graph));
   for (uint32_t o = 0; o < graph->n_outputs; o++) {
     vq_tensor_view x = vq_engine_output (vk, o), y = vq_engine_output (vk_reuse, o);
     vq_tensor_view r = vq_engine_output (cpu, o);

@@ -237,7 +237,7 @@ vq_vk_test_run_conv (vq_vk_context *ctx, const vq_graph *graph, const float *inp
   VkDescriptorPool pool;
   VkCommandBuffer cmd;
   vq_vk_conv conv;
-  vq_vk_conv_placement placement = {in_plane0, out_plane0};
+  vq_vk_conv_placement placement = {.in_plane0 = in_plane0, .out_plane0 = out_plane0};
   GError *error = NULL;
 
   vq__vk_pack (packed_in + in_plane0 * in_plane, input, cin, h, w);

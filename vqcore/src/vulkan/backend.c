@@ -87,19 +87,33 @@ create_nodes (vq_vk_engine *e, GError **error)
   vq_vk_conv **convs = g_new (vq_vk_conv *, MAX (graph->n_nodes, 1));
   guint n_convs = 0;
   gboolean ok = TRUE;
-  /* Resizes that an add computes itself (plan.h) never run. */
+  /* Resizes that an add computes itself and activations that a conv
+   * applies itself (plan.h) never run. */
   gboolean *fused_away = g_new0 (gboolean, MAX (graph->n_nodes, 1));
-  for (uint32_t t = 0; t < graph->n_nodes; t++)
+  for (uint32_t t = 0; t < graph->n_nodes; t++) {
     if (e->plan.fused_resize[t] >= 0)
       fused_away[e->plan.fused_resize[t]] = TRUE;
+    if (e->plan.fused_activation[t] >= 0)
+      fused_away[e->plan.fused_activation[t]] = TRUE;
+  }
   for (uint32_t t = 0; t < graph->n_nodes && ok; t++) {
     const vq_node *node = &graph->nodes[t];
     if (fused_away[t])
       continue; /* no dispatch: recorded as nothing */
     switch (node->op) {
     case VQ_OP_CONV2D: {
-      vq_vk_conv_placement placement = {e->plan.values[node->inputs[0]].plane0,
-                                        e->plan.values[node->outputs[0]].plane0};
+      const vq_vk_place *out = &e->plan.values[node->outputs[0]];
+      vq_vk_conv_placement placement = {
+        .in_plane0 = e->plan.values[node->inputs[0]].plane0,
+        .out_plane0 = out->plane0,
+      };
+      if (e->plan.fused_activation[t] >= 0) {
+        const vq_node *act = &graph->nodes[e->plan.fused_activation[t]];
+        const vq_vk_place *part = &e->plan.values[act->inputs[0]];
+        placement.activation = act;
+        placement.act_plane0 = part->plane0 - out->plane0;
+        placement.act_planes = vq__vk_planes (part->c);
+      }
       ok = vq__vk_conv_prepare (e->ctx, &e->convs[t], graph, node, &placement,
                                 VQ_VK_CONV_AUTO, error);
       convs[n_convs++] = &e->convs[t];

@@ -324,10 +324,11 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
 
   vq_vk_conv_tiling tiling;
   vq__vk_conv_tiling_for (ctx, graph, node, family, &tiling);
+  const vq_node *act = placement->activation ? placement->activation : node;
   union {
     float f;
     uint32_t u;
-  } alpha = {.f = node->act_alpha};
+  } alpha = {.f = act->act_alpha};
   uint32_t spec[] = {
     tiling.local,
     (uint32_t) in->dims[2],
@@ -347,7 +348,7 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     (uint32_t) p->dilation_w,
     (uint32_t) p->pad_top,
     (uint32_t) p->pad_left,
-    (uint32_t) node->act,
+    (uint32_t) act->act,
     alpha.u,
     (uint32_t) row4,
     (uint32_t) vq_d,
@@ -355,6 +356,9 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     p->weights.scales >= 0,
     ctx->subgroup_size == 8,
     (uint32_t) tiling.rows,
+    (uint32_t) (placement->activation ? placement->act_plane0 : 0),
+    (uint32_t) (placement->activation ? placement->act_plane0 + placement->act_planes
+                                      : G_MAXINT32),
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);

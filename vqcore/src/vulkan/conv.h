@@ -13,14 +13,19 @@ typedef enum {
 } vq_vk_conv_path;
 
 /* Where the conv reads and writes inside packed-4 activation views: the
- * first plane of its input (a split) and of its output (a concat). */
+ * first plane of its input (a split) and of its output (a concat). With
+ * `activation` set (an ACTIVATION node fused into the conv, plan.h), the
+ * conv applies that activation to its output planes [act_plane0,
+ * act_plane0 + act_planes) and none elsewhere, instead of its own. */
 typedef struct {
   int32_t in_plane0;
   int32_t out_plane0;
+  const vq_node *activation;
+  int32_t act_plane0, act_planes;
 } vq_vk_conv_placement;
 
 /* Specialization constants of the conv shaders (see conv.c). */
-enum { VQ_VK_CONV_SPEC_COUNT = 26 };
+enum { VQ_VK_CONV_SPEC_COUNT = 28 };
 
 typedef struct {
   vq_vk_pipeline pipeline;

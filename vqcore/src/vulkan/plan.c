@@ -164,6 +164,44 @@ fusable_resize (const vq_graph *graph, uint32_t add)
   return -1;
 }
 
+/* The node that produces `value`, or -1 (a graph input). */
+static int32_t
+producer (const vq_graph *graph, uint32_t value)
+{
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    for (uint32_t k = 0; k < graph->nodes[t].n_outputs; k++)
+      if (graph->nodes[t].outputs[k] == value)
+        return (int32_t) t;
+  return -1;
+}
+
+/* The CONV node that can apply ACTIVATION node `act` itself, or -1: the
+ * activation's input is the conv's output, or one output of a split of it,
+ * nothing else reads what it reads, and the conv has no activation of its
+ * own and none fused yet. The activation's output must be free to become a
+ * view (not already written in place into a concat). */
+static int32_t
+fusable_activation (const vq_graph *graph, const vq_vk_plan *plan, uint32_t act)
+{
+  const vq_node *node = &graph->nodes[act];
+  if (node->op != VQ_OP_ACTIVATION || plan->values[node->outputs[0]].parent >= 0)
+    return -1;
+  uint32_t input = node->inputs[0];
+  int32_t from = producer (graph, input);
+  if (from < 0 || readers (graph, input) != 1)
+    return -1;
+  if (graph->nodes[from].op == VQ_OP_SPLIT) {
+    uint32_t whole = graph->nodes[from].inputs[0];
+    if (readers (graph, whole) != 1)
+      return -1;
+    from = producer (graph, whole);
+  }
+  if (from < 0 || graph->nodes[from].op != VQ_OP_CONV2D ||
+      graph->nodes[from].act != VQ_ACT_NONE || plan->fused_activation[from] >= 0)
+    return -1;
+  return from;
+}
+
 /* Greedy placement: roots by decreasing size, each at the lowest offset that
  * does not overlap a placed root alive at the same time. */
 static void
@@ -268,8 +306,20 @@ vq__vk_plan_graph (const vq_graph *graph, uint32_t texel_bytes, VkDeviceSize ali
     vq__vk_plan_clear (plan);
     return FALSE;
   }
+  /* Fusions only where values need not all stay inspectable (reuse). A
+   * fused activation's output is a view of its input, which the conv
+   * overwrites with the activated values. */
+  plan->fused_activation = g_new (int32_t, MAX (graph->n_nodes, 1));
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    plan->fused_activation[t] = -1;
+  for (uint32_t t = 0; t < graph->n_nodes && reuse; t++) {
+    int32_t conv = fusable_activation (graph, plan, t);
+    if (conv >= 0) {
+      plan->fused_activation[conv] = (int32_t) t;
+      plan->values[graph->nodes[t].outputs[0]].parent = (int32_t) graph->nodes[t].inputs[0];
+    }
+  }
   resolve (plan, graph->n_values);
-  /* Fusions only where values need not all stay inspectable (reuse). */
   plan->fused_resize = g_new (int32_t, MAX (graph->n_nodes, 1));
   for (uint32_t t = 0; t < graph->n_nodes; t++)
     plan->fused_resize[t] = reuse ? fusable_resize (graph, t) : -1;
@@ -284,5 +334,6 @@ vq__vk_plan_clear (vq_vk_plan *plan)
   g_free (plan->offsets);
   g_free (plan->copies);
   g_free (plan->fused_resize);
+  g_free (plan->fused_activation);
   memset (plan, 0, sizeof *plan);
 }

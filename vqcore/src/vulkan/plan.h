@@ -43,6 +43,12 @@ typedef struct {
    * input lives until the add); -1 otherwise, and everywhere when buffers
    * are not reused (every value stays inspectable). */
   int32_t *fused_resize;
+  /* Per node: for a CONV, the ACTIVATION node it applies itself to the
+   * part of its output that only that node reads (a split's output, or the
+   * whole output): the activation never runs and its output is a view of
+   * the conv's. NanoDet's class-score sigmoids are such. -1 otherwise, and
+   * everywhere when buffers are not reused. */
+  int32_t *fused_activation;
 } vq_vk_plan;
 
 /* Bytes of root `value`'s storage. */
