@@ -264,6 +264,7 @@ gst_vq_detect_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   post = self->post_messages;
   report.backend = self->backend_name;
   report.device = self->device_name;
+  report.precision = self->precision_name;
   late = self->skip_late && GST_CLOCK_TIME_IS_VALID (self->earliest_time)
          && GST_CLOCK_TIME_IS_VALID (report.running_time)
          && report.running_time <= self->earliest_time;
@@ -350,6 +351,7 @@ gst_vq_detect_class_init (GstVqDetectClass *klass)
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_vq_detect_set_info);
 
   gst_type_mark_as_plugin_api (GST_TYPE_VQ_DETECT_BACKEND, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VQ_DETECT_PRECISION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VQ_DETECT_RESIZE, 0);
   GST_DEBUG_CATEGORY_INIT (vq__detect_debug, "vqdetect", 0, "vqdetect element");
 }

@@ -12,6 +12,9 @@ G_DECLARE_FINAL_TYPE (GstVqDetect, gst_vq_detect, GST, VQ_DETECT, GstVideoFilter
 #define GST_TYPE_VQ_DETECT_BACKEND (gst_vq_detect_backend_get_type ())
 GType gst_vq_detect_backend_get_type (void);
 
+#define GST_TYPE_VQ_DETECT_PRECISION (gst_vq_detect_precision_get_type ())
+GType gst_vq_detect_precision_get_type (void);
+
 #define GST_TYPE_VQ_DETECT_RESIZE (gst_vq_detect_resize_get_type ())
 GType gst_vq_detect_resize_get_type (void);
 

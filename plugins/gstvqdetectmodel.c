@@ -61,6 +61,7 @@ load_detector (GstVqDetect *self, char **path_out, GError **error)
   device = g_strdup (self->device);
   vq_detector_options_init (&options);
   options.engine.backend = self->backend;
+  options.engine.precision = self->precision;
   options.engine.n_threads = self->threads;
   options.fit = self->resize;
   share = self->share_model;
@@ -84,12 +85,15 @@ load_detector (GstVqDetect *self, char **path_out, GError **error)
     vq_engine *engine = vq_detector_engine ((vq_detector *) vq__pooled_detector_peek (pooled));
     const char *backend_name = g_intern_string (vq_engine_backend_name (engine));
     const char *device_name = g_intern_string (vq_engine_device_name (engine));
+    const char *precision_name = g_intern_string (vq_engine_precision_name (engine));
 
-    GST_INFO_OBJECT (self, "model %s on %s (%s), %u user(s)", path, backend_name, device_name,
+    GST_INFO_OBJECT (self, "model %s on %s (%s, %s activations), %u user(s)", path,
+                     backend_name, device_name, precision_name,
                      vq__pooled_detector_users (pooled));
     GST_OBJECT_LOCK (self);
     self->backend_name = backend_name;
     self->device_name = device_name;
+    self->precision_name = precision_name;
     GST_OBJECT_UNLOCK (self);
   }
   *path_out = path;

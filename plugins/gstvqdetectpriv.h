@@ -21,6 +21,7 @@ struct _GstVqDetect {
   char *model;
   vq_backend_kind backend;
   char *device;
+  vq_precision precision;
   gint threads;
   gdouble threshold;
   gdouble nms_iou;
@@ -41,6 +42,7 @@ struct _GstVqDetect {
   GstClockTime earliest_time; /* from downstream QoS events */
   const char *backend_name;   /* interned, for the messages */
   const char *device_name;
+  const char *precision_name; /* interned: "fp32" or "fp16" */
 
   /* Serialises start, stop and model swaps (never held while streaming). */
   GMutex model_lock;

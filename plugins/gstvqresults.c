@@ -131,7 +131,8 @@ vq__report_to_structure (const vq__frame_report *report, const GArray *results)
                          NULL);
   set_counters (s, report);
   gst_structure_set (s, "backend", G_TYPE_STRING, report->backend,
-                     "device", G_TYPE_STRING, report->device, NULL);
+                     "device", G_TYPE_STRING, report->device,
+                     "precision", G_TYPE_STRING, report->precision, NULL);
 
   /* An array (ordered, by falling confidence) of "detection" structures. */
   g_value_init (&list, GST_TYPE_ARRAY);

@@ -40,6 +40,7 @@ typedef struct {
   GstClockTime last_latency;      /* latency of the inference whose results it carries */
   const vq__schedule *schedule;
   const char *backend, *device; /* where inference runs, e.g. "cpu" */
+  const char *precision;        /* activation storage, "fp32" or "fp16" */
 } vq__frame_report;
 
 /* The "vqdetect" structure posted as an element message. */

@@ -26,13 +26,13 @@ make_key (const vq_detector_options *options)
 
   if (g_stat (options->model_path, &st) != 0)
     return NULL;
-  return g_strdup_printf ("%llu:%llu:%lld:%lld|%d|%s|%d",
+  return g_strdup_printf ("%llu:%llu:%lld:%lld|%d|%s|%d|%d",
                           (unsigned long long) st.st_dev,
                           (unsigned long long) st.st_ino,
                           (long long) st.st_size, (long long) st.st_mtime,
                           (int) options->engine.backend,
                           options->engine.device ? options->engine.device : "",
-                          (int) options->fit);
+                          (int) options->engine.precision, (int) options->fit);
 }
 
 vq__pooled_detector *

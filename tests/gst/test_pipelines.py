@@ -152,11 +152,23 @@ class VulkanBackend(unittest.TestCase):
     """backend=vulkan (any Vulkan device, lavapipe included) finds the same
     people as the CPU reference on the same frames."""
 
-    def detect(self, backend):
+    def detect(self, backend, *props):
         cmd = ["gst-launch-1.0", "-m", "filesrc", f"location={VTEST}", "!", "decodebin", "!",
                "identity", "eos-after=4", "!", "videoconvert", "!", "vqdetect",
-               f"backend={backend}", "!", "fakesink"]
+               f"backend={backend}", *props, "!", "fakesink"]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+    def test_precision_property(self):
+        # Each precision asked for is the one the messages report.
+        for precision in ("fp32", "fp16"):
+            run = self.detect("vulkan", f"precision={precision}")
+            if run.returncode != 0 and "No usable compute backend" in run.stdout + run.stderr:
+                self.skipTest("no Vulkan device")
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+            messages = messages_of(run.stdout)
+            self.assertTrue(messages)
+            for m in messages:
+                self.assertEqual(m.get_value("precision"), precision)
 
     def test_vulkan_matches_cpu(self):
         vulkan = self.detect("vulkan")
@@ -171,6 +183,8 @@ class VulkanBackend(unittest.TestCase):
         self.assertEqual(len(pairs), 3)
         for a, b in pairs:
             self.assertEqual(b.get_value("backend"), "vulkan")
+            self.assertEqual(a.get_value("precision"), "fp32")
+            self.assertIn(b.get_value("precision"), ("fp32", "fp16"))
             strong = [d for d in a.get_value("detections") if d.get_value("confidence") > 0.5]
             others = list(b.get_value("detections"))
             self.assertTrue(strong)

@@ -65,7 +65,9 @@ test_json_across_backends (void)
   JsonNode *cpu_root;
   double cpu_gflop;
   gint64 cpu_detections;
-  check_report (parse_object (cpu.out, &cpu_root), "cpu", &cpu_gflop, &cpu_detections);
+  JsonObject *cpu_report = parse_object (cpu.out, &cpu_root);
+  check_report (cpu_report, "cpu", &cpu_gflop, &cpu_detections);
+  g_assert_cmpstr (json_object_get_string_member (cpu_report, "precision"), ==, "fp32");
 
   tool_run_result vk = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "3", "--json", NULL);
   if (no_vulkan_device (&vk)) {
@@ -204,25 +206,29 @@ test_layers_name_shaders (void)
 }
 
 static void
-test_activation_types (void)
+test_precisions (void)
 {
-  /* fp16 activation storage (lavapipe's default) reports itself, halves the
-   * arena and finds the same objects as fp32. */
-  tool_run_result fp32 = run_bench ("VQ_VK_FP16_ACTIVATIONS", "0", "--backend", "vulkan", "-n",
-                                    "1", "--json", NULL);
+  /* --precision fp16 (lavapipe's default) reports itself, halves the arena
+   * and finds the same objects as fp32; a bad value is one clear error. */
+  tool_run_result fp32 = run_bench (NULL, NULL, "--backend", "vulkan", "--precision", "fp32",
+                                    "-n", "1", "--json", NULL);
   if (no_vulkan_device (&fp32)) {
     g_test_skip ("no Vulkan device");
     tool_run_result_clear (&fp32);
     return;
   }
-  tool_run_result fp16 = run_bench ("VQ_VK_FP16_ACTIVATIONS", "1", "--backend", "vulkan", "-n",
-                                    "1", "--json", NULL);
+  tool_run_result fp16 = run_bench (NULL, NULL, "--backend", "vulkan", "--precision", "fp16",
+                                    "-n", "1", "--json", NULL);
+  tool_run_result bad = run_bench (NULL, NULL, "--backend", "vulkan", "--precision", "fp8",
+                                   "-n", "1", NULL);
   g_assert_cmpint (fp32.status, ==, 0);
   g_assert_cmpint (fp16.status, ==, 0);
+  g_assert_cmpint (bad.status, !=, 0);
+  g_assert_nonnull (strstr (bad.err, "--precision must be auto, fp32 or fp16"));
   JsonNode *root32, *root16;
   JsonObject *o32 = parse_object (fp32.out, &root32), *o16 = parse_object (fp16.out, &root16);
-  g_assert_cmpstr (json_object_get_string_member (o32, "activation_type"), ==, "fp32");
-  g_assert_cmpstr (json_object_get_string_member (o16, "activation_type"), ==, "fp16");
+  g_assert_cmpstr (json_object_get_string_member (o32, "precision"), ==, "fp32");
+  g_assert_cmpstr (json_object_get_string_member (o16, "precision"), ==, "fp16");
   gint64 bytes32 = json_object_get_int_member (o32, "activation_bytes");
   gint64 bytes16 = json_object_get_int_member (o16, "activation_bytes");
   g_test_message ("arena: %" G_GINT64_FORMAT " bytes fp32, %" G_GINT64_FORMAT " fp16", bytes32,
@@ -239,6 +245,7 @@ test_activation_types (void)
   json_node_unref (root16);
   tool_run_result_clear (&fp32);
   tool_run_result_clear (&fp16);
+  tool_run_result_clear (&bad);
 }
 
 int
@@ -247,6 +254,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tool/bench/json-across-backends", test_json_across_backends);
   g_test_add_func ("/tool/bench/layers-name-shaders", test_layers_name_shaders);
-  g_test_add_func ("/tool/bench/activation-types", test_activation_types);
+  g_test_add_func ("/tool/bench/precisions", test_precisions);
   return g_test_run ();
 }

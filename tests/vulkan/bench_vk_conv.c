@@ -175,7 +175,8 @@ main (int argc, char **argv)
   }
   runs = MAX (runs, 1);
   vq_vk_context *ctx = vq_vk_test_context ();
-  vq__vk_activations_choose (ctx); /* as the engine would */
+  if (!vq__vk_activations_choose (ctx, VQ_PRECISION_AUTO, NULL)) /* as the engine would */
+    return 1;
   printf ("device: %s, %s activations, median of %d runs, %s\n", ctx->properties.deviceName,
           ctx->fp16_activations ? "fp16" : "fp32", runs,
           opt_cpu_time ? "GFLOP per CPU-second (all threads)" : "wall-clock GFLOP/s");

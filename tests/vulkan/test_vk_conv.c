@@ -357,10 +357,10 @@ test_fp16_activations (void)
 {
   /* Every family reading and writing RGBA16F activations: dense and VQ
    * weights, depthwise, and channel ranges (plane offsets in 8-byte texels). */
-  g_setenv ("VQ_VK_FP16_ACTIVATIONS", "1", TRUE);
-  vq__vk_activations_choose (ctx);
-  if (!ctx->fp16_activations) {
-    g_test_skip ("no RGBA16F storage texel buffers on this device");
+  GError *error = NULL;
+  if (!vq__vk_activations_choose (ctx, VQ_PRECISION_FP16, &error)) {
+    g_test_skip (error->message);
+    g_error_free (error);
     return;
   }
   vq_conv_case c = base_case ();

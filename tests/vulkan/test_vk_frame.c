@@ -21,13 +21,6 @@
 #define TOLERANCE 1e-4
 #define FP16_RELATIVE (1.0 / 1024)
 
-/* The activation storage the engines made next use ("0": fp32, "1": fp16). */
-static void
-use_fp16_activations (const char *fp16)
-{
-  g_setenv ("VQ_VK_FP16_ACTIVATIONS", fp16, TRUE);
-}
-
 static guint8 *photo;  /* RGB, photo_w x photo_h */
 static int32_t photo_w, photo_h;
 
@@ -128,7 +121,7 @@ make_frame (vq_pixel_format format, int32_t w, int32_t h, vq_frame *frame)
 /* An engine whose graph is input [1, 3, h, w] -> relu -> output: only its
  * input value matters here (kept, so it can be read back). */
 static vq_vk_engine *
-input_engine (int32_t w, int32_t h, vq_graph **graph_out)
+input_engine (int32_t w, int32_t h, vq_precision precision, vq_graph **graph_out)
 {
   GError *error = NULL;
   vq_graph *graph = vq_graph_new ();
@@ -145,7 +138,7 @@ input_engine (int32_t w, int32_t h, vq_graph **graph_out)
   vq_graph_add_input (graph, in);
   vq_graph_add_output (graph, out);
   g_assert_true (vq_graph_validate (graph, &error));
-  vq_vk_engine *e = vq__vk_engine_new (graph, NULL, TRUE, &error);
+  vq_vk_engine *e = vq__vk_engine_new_full (graph, NULL, TRUE, precision, FALSE, &error);
   g_assert_no_error (error);
   *graph_out = graph;
   return e;
@@ -188,11 +181,10 @@ compare (vq_vk_engine *e, const vq_frame *frame, const vq_input_spec *input,
 }
 
 static void
-test_every_format (gconstpointer fp16)
+test_every_format (gconstpointer precision)
 {
   vq_graph *graph;
-  use_fp16_activations (fp16);
-  vq_vk_engine *e = input_engine (96, 80, &graph);
+  vq_vk_engine *e = input_engine (96, 80, GPOINTER_TO_INT (precision), &graph);
   vq_input_spec input = {96, 80, 3};
   vq_preprocess pre = {VQ_COLOR_BGR, {103.53f, 116.28f, 123.675f},
                        {57.375f, 57.12f, 58.395f}, VQ_RESIZE_LETTERBOX};
@@ -209,11 +201,10 @@ test_every_format (gconstpointer fp16)
 }
 
 static void
-test_fit_modes_and_sizes (gconstpointer fp16)
+test_fit_modes_and_sizes (gconstpointer precision)
 {
   vq_graph *graph;
-  use_fp16_activations (fp16);
-  vq_vk_engine *e = input_engine (64, 64, &graph);
+  vq_vk_engine *e = input_engine (64, 64, GPOINTER_TO_INT (precision), &graph);
   vq_input_spec input = {64, 64, 3};
   vq_preprocess pre = {VQ_COLOR_RGB, {0, 0, 0}, {255, 255, 255}, VQ_RESIZE_LETTERBOX};
   /* Tall, wide, upscaled and the whole photo; both fits. The geometry
@@ -235,7 +226,7 @@ static void
 test_errors (void)
 {
   vq_graph *graph;
-  vq_vk_engine *e = input_engine (32, 32, &graph);
+  vq_vk_engine *e = input_engine (32, 32, VQ_PRECISION_AUTO, &graph);
   vq_preprocess pre = {VQ_COLOR_RGB, {0, 0, 0}, {1, 1, 1}, VQ_RESIZE_LETTERBOX};
   vq_input_spec wrong = {48, 32, 3}, right = {32, 32, 3};
   vq_frame frame;
@@ -263,7 +254,7 @@ test_errors (void)
 }
 
 static vq_detector *
-detector_new (vq_backend_kind backend)
+detector_new (vq_backend_kind backend, vq_precision precision)
 {
   GError *error = NULL;
   vq_detector_options options;
@@ -271,6 +262,7 @@ detector_new (vq_backend_kind backend)
   char *path = vq_test_cache_file ("nanodet.vqm");
   options.model_path = path;
   options.engine.backend = backend;
+  options.engine.precision = precision;
   options.engine.device = backend == VQ_BACKEND_VULKAN ? "0" : NULL;
   vq_detector *detector = vq_detector_new (&options, &error);
   g_assert_no_error (error);
@@ -283,12 +275,12 @@ detector_new (vq_backend_kind backend)
  * value to 11 significant bits (measured on lavapipe: confidences within
  * 0.0025, box edges within 0.12 px on this 548x342 photo). */
 typedef struct {
-  const char *fp16;
+  vq_precision precision;
   double confidence, pixels;
 } detector_agreement;
 
-static const detector_agreement DETECTOR_FP32 = {"0", 1e-3, 0.5};
-static const detector_agreement DETECTOR_FP16 = {"1", 5e-3, 0.5};
+static const detector_agreement DETECTOR_FP32 = {VQ_PRECISION_FP32, 1e-3, 0.5};
+static const detector_agreement DETECTOR_FP16 = {VQ_PRECISION_FP16, 5e-3, 0.5};
 
 static void
 test_detector_uses_device_preprocessing (gconstpointer agreement)
@@ -296,9 +288,8 @@ test_detector_uses_device_preprocessing (gconstpointer agreement)
   /* vq_detector_run on Vulkan takes the frame's bytes (backend run_frame)
    * and finds what the CPU engine finds, on the photo in two formats. */
   const detector_agreement *agree = agreement;
-  use_fp16_activations (agree->fp16);
-  vq_detector *cpu = detector_new (VQ_BACKEND_CPU);
-  vq_detector *gpu = detector_new (VQ_BACKEND_VULKAN);
+  vq_detector *cpu = detector_new (VQ_BACKEND_CPU, agree->precision);
+  vq_detector *gpu = detector_new (VQ_BACKEND_VULKAN, agree->precision);
   g_assert_cmpstr (vq_engine_backend_name (vq_detector_engine (gpu)), ==, "vulkan");
   vq_pixel_format formats[] = {VQ_PIXEL_NV12, VQ_PIXEL_BGRX};
   for (gsize f = 0; f < G_N_ELEMENTS (formats); f++) {
@@ -344,12 +335,11 @@ test_detector_uses_device_preprocessing (gconstpointer agreement)
 }
 
 static void
-test_device_decode (gconstpointer fp16)
+test_device_decode (gconstpointer precision)
 {
   /* Candidates decoded on the device against vq_decode_outputs() on the
    * same run's outputs: same boxes, classes and scores, same order; at the
    * model's threshold and at a low one (thousands of candidates). */
-  use_fp16_activations (fp16);
   GError *error = NULL;
   char *path = vq_test_cache_file ("nanodet.vqm");
   vq_model *model = vq_model_load (path, &error);
@@ -358,6 +348,7 @@ test_device_decode (gconstpointer fp16)
   vq_engine_options_init (&options);
   options.backend = VQ_BACKEND_VULKAN;
   options.device = "0";
+  options.precision = GPOINTER_TO_INT (precision);
   vq_engine *engine = vq_engine_new (model, &options, &error);
   g_assert_no_error (error);
   vq_vk_engine *vk = vq__engine_backend_state (engine);
@@ -412,18 +403,20 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   vq__vk_context_free (vq_vk_test_context ()); /* skips (77) without a device */
   load_photo ();
-  g_test_add_data_func ("/vulkan/frame/every-format", "0", test_every_format);
-  g_test_add_data_func ("/vulkan/frame/every-format-fp16", "1", test_every_format);
-  g_test_add_data_func ("/vulkan/frame/fit-modes-and-sizes", "0", test_fit_modes_and_sizes);
-  g_test_add_data_func ("/vulkan/frame/fit-modes-and-sizes-fp16", "1",
+  gconstpointer fp32 = GINT_TO_POINTER (VQ_PRECISION_FP32);
+  gconstpointer fp16 = GINT_TO_POINTER (VQ_PRECISION_FP16);
+  g_test_add_data_func ("/vulkan/frame/every-format", fp32, test_every_format);
+  g_test_add_data_func ("/vulkan/frame/every-format-fp16", fp16, test_every_format);
+  g_test_add_data_func ("/vulkan/frame/fit-modes-and-sizes", fp32, test_fit_modes_and_sizes);
+  g_test_add_data_func ("/vulkan/frame/fit-modes-and-sizes-fp16", fp16,
                         test_fit_modes_and_sizes);
   g_test_add_func ("/vulkan/frame/errors", test_errors);
   g_test_add_data_func ("/vulkan/frame/detector", &DETECTOR_FP32,
                         test_detector_uses_device_preprocessing);
   g_test_add_data_func ("/vulkan/frame/detector-fp16", &DETECTOR_FP16,
                         test_detector_uses_device_preprocessing);
-  g_test_add_data_func ("/vulkan/frame/device-decode", "0", test_device_decode);
-  g_test_add_data_func ("/vulkan/frame/device-decode-fp16", "1", test_device_decode);
+  g_test_add_data_func ("/vulkan/frame/device-decode", fp32, test_device_decode);
+  g_test_add_data_func ("/vulkan/frame/device-decode-fp16", fp16, test_device_decode);
   int status = g_test_run ();
   g_free (photo);
   return status;

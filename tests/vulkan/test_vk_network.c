@@ -15,22 +15,22 @@
 static vq_model *model;
 
 /* How closely the Vulkan engine must follow the CPU engine, per
- * activation storage format (VQ_VK_FP16_ACTIVATIONS). */
+ * activation storage precision. */
 typedef struct {
-  const char *fp16;   /* the variable's value */
+  vq_precision precision;
   double nmse;        /* per value, against the CPU's */
   float confidence;   /* per detection, absolute difference */
   double iou;         /* per detection, at least */
 } agreement;
 
 /* fp32 on both sides; only summation order and fma differ. */
-static const agreement FP32 = {"0", 1e-6, 1e-4f, 0.999};
+static const agreement FP32 = {VQ_PRECISION_FP32, 1e-6, 1e-4f, 0.999};
 /* fp16 activation storage (the default on CPU devices): every stored value
  * keeps 11 significant bits, and the rounding compounds over ~45 layers.
  * Measured on lavapipe: worst value nmse 1.7e-5 (vtest) and 2.1e-5 (messi5),
  * confidences within 0.0020, boxes at IoU 0.9977 or more, same objects.
  * The bounds leave about 5x room; a wrong value is off by far more. */
-static const agreement FP16 = {"1", 1e-4, 5e-3f, 0.99};
+static const agreement FP16 = {VQ_PRECISION_FP16, 1e-4, 5e-3f, 0.99};
 
 static float *
 frame_input (const char *file, int64_t index)
@@ -59,7 +59,7 @@ engine_new (vq_backend_kind kind, gboolean reuse, const agreement *agree)
   vq_engine_options_init (&options);
   options.backend = kind;
   options.reuse_buffers = reuse;
-  g_setenv ("VQ_VK_FP16_ACTIVATIONS", agree->fp16, TRUE);
+  options.precision = agree->precision;
   vq_engine *engine = vq_engine_new (model, &options, &error);
   g_assert_no_error (error);
   return engine;

@@ -20,6 +20,7 @@ typedef struct {
   char *model;
   char *backend;
   char *device;
+  char *precision;
   char *frame;
   int iterations;
   gboolean json;
@@ -333,6 +334,8 @@ vq_cmd_bench (int argc, char **argv)
      "Compute backend: auto, cpu or vulkan (default auto)", "NAME"},
     {"device", 0, 0, G_OPTION_ARG_STRING, &args.device,
      "Vulkan device index or name (default: the best one)", "DEVICE"},
+    {"precision", 0, 0, G_OPTION_ARG_STRING, &args.precision,
+     "Vulkan activation storage: auto, fp32 or fp16 (default auto: fp16 on CPU devices)", "P"},
     {"iterations", 'n', 0, G_OPTION_ARG_INT, &args.iterations,
      "Timed runs per frame (default 20)", "N"},
     {"frame", 0, 0, G_OPTION_ARG_FILENAME, &args.frame,
@@ -359,6 +362,11 @@ vq_cmd_bench (int argc, char **argv)
   if (args.backend && !vq_backend_kind_parse (args.backend, &options.backend)) {
     g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID,
                  "--backend must be auto, cpu or vulkan, not \"%s\"", args.backend);
+    goto out;
+  }
+  if (args.precision && !vq_precision_parse (args.precision, &options.precision)) {
+    g_set_error (&error, VQ_ERROR, VQ_ERROR_INVALID,
+                 "--precision must be auto, fp32 or fp16, not \"%s\"", args.precision);
     goto out;
   }
   if (args.iterations < 1) {
@@ -388,18 +396,16 @@ vq_cmd_bench (int argc, char **argv)
   vq_model_compute_stats (model, &stats);
   double gflops = 2.0 * (double) stats.macs / (t_real.median * 1e6);
   const char *backend = vq_engine_backend_name (engine);
-  const char *activations = strcmp (backend, "vulkan") == 0
-                              ? vq__vk_engine_activation_type (vq__engine_backend_state (engine))
-                              : "fp32";
+  const char *precision = vq_engine_precision_name (engine);
   double load = machine_load ();
   if (args.json) {
     printf ("{\"backend\": \"%s\", \"device\": \"%s\", \"model\": \"%s\", \"iterations\": %d, "
             "\"load_average\": %.2f, \"start_ms\": %.1f, \"activation_bytes\": %zu, "
-            "\"activation_type\": \"%s\", "
+            "\"precision\": \"%s\", "
             "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"cpu_ms\": %.3f, "
             "\"fps\": %.2f, \"gflops\": %.2f, ",
             backend, vq_engine_device_name (engine), model->name ? model->name : "",
-            args.iterations, load, start_ms, vq__engine_activation_bytes (engine), activations,
+            args.iterations, load, start_ms, vq__engine_activation_bytes (engine), precision,
             t_real.median, t_real.p90, t_real.min, t_real.cpu_median, 1000.0 / t_real.median,
             gflops);
     print_json_timing ("synthetic", &t_synthetic);
@@ -417,7 +423,7 @@ vq_cmd_bench (int argc, char **argv)
     }
     printf ("engine start %.1f ms, activation memory %.2f MiB (%s), load average %.2f\n",
             start_ms, (double) vq__engine_activation_bytes (engine) / (1024.0 * 1024.0),
-            activations, load);
+            precision, load);
     printf ("%-10s %9s %9s %9s %9s %8s %9s %5s\n", "frame", "median", "p90", "min", "CPU ms",
             "fps", "GFLOP/s", "dets");
     print_row ("synthetic", &t_synthetic, stats.macs, TRUE);
@@ -450,6 +456,7 @@ out:
   g_free (args.model);
   g_free (args.backend);
   g_free (args.device);
+  g_free (args.precision);
   g_free (args.frame);
   return status;
 }

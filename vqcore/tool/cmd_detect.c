@@ -12,6 +12,7 @@ typedef struct {
   char *model;
   char *backend;
   char *device;
+  char *precision;
   char *output;
   char *resize;
   double threshold;
@@ -43,6 +44,8 @@ parse_args (int argc, char **argv, detect_args *args, char **input, GError **err
       "Compute backend: auto, cpu or vulkan (default auto)", "NAME" },
     { "device", 0, 0, G_OPTION_ARG_STRING, &args->device,
       "Vulkan device index or name (default: the best one)", "DEVICE" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &args->precision,
+      "Vulkan activation storage: auto, fp32 or fp16 (default auto: fp16 on CPU devices)", "P" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &args->threads,
       "CPU backend threads (default: one per core)", "N" },
     { "resize", 0, 0, G_OPTION_ARG_STRING, &args->resize,
@@ -85,6 +88,11 @@ make_options (const detect_args *args, vq_detector_options *options, GError **er
   if (args->backend && !vq_backend_kind_parse (args->backend, &options->engine.backend)) {
     g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
                  "unknown backend '%s' (expected auto, cpu or vulkan)", args->backend);
+    return FALSE;
+  }
+  if (args->precision && !vq_precision_parse (args->precision, &options->engine.precision)) {
+    g_set_error (error, VQ_ERROR, VQ_ERROR_INVALID,
+                 "unknown precision '%s' (expected auto, fp32 or fp16)", args->precision);
     return FALSE;
   }
   if (args->resize) {
@@ -247,6 +255,7 @@ done:
   g_free (args.model);
   g_free (args.backend);
   g_free (args.device);
+  g_free (args.precision);
   g_free (args.output);
   g_free (args.resize);
   return status;

@@ -36,6 +36,8 @@ typedef struct {
    * outputs are not supported: the caller decodes on the host. */
   gboolean (*decode) (void *state, const vq_model *model, const vq_decode_options *options,
                       GArray *out, gboolean *done, GError **error);
+  /* Optional (NULL: "fp32"): how activations are stored. */
+  const char *(*precision_name) (const void *state);
 } vq__backend;
 
 extern const vq__backend vq__cpu_backend;

@@ -21,6 +21,7 @@ vq_engine_options_init (vq_engine_options *options)
   options->n_threads = 0;
   options->device = NULL;
   options->reuse_buffers = FALSE;
+  options->precision = VQ_PRECISION_AUTO;
 }
 
 /* A weak reference: NULL when no Vulkan backend is linked in. */
@@ -193,6 +194,37 @@ const char *
 vq_backend_kind_name (vq_backend_kind kind)
 {
   return (unsigned) kind < VQ_BACKEND_COUNT ? kind_names[kind] : "invalid";
+}
+
+static const char *const precision_names[VQ_PRECISION_COUNT] = { "auto", "fp32", "fp16" };
+
+const char *
+vq_precision_name (vq_precision precision)
+{
+  return (unsigned) precision < VQ_PRECISION_COUNT ? precision_names[precision] : "invalid";
+}
+
+gboolean
+vq_precision_parse (const char *text, vq_precision *precision)
+{
+  if (text == NULL)
+    return FALSE;
+  for (int i = 0; i < VQ_PRECISION_COUNT; i++) {
+    if (g_ascii_strcasecmp (text, precision_names[i]) == 0) {
+      if (precision != NULL)
+        *precision = (vq_precision) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+const char *
+vq_engine_precision_name (const vq_engine *engine)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  return engine->backend->precision_name ? engine->backend->precision_name (engine->state)
+                                         : "fp32";
 }
 
 gboolean

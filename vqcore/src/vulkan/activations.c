@@ -37,15 +37,30 @@ fp16_format_supported (const vq_vk_context *ctx)
   return (props.bufferFeatures & need) == need;
 }
 
-void
-vq__vk_activations_choose (vq_vk_context *ctx)
+gboolean
+vq__vk_activations_choose (vq_vk_context *ctx, vq_precision precision, GError **error)
 {
-  /* Measured faster on lavapipe only; GPUs keep fp32 until measured. */
+  ctx->fp16_activations = false;
+  if (precision == VQ_PRECISION_FP32)
+    return TRUE;
+  if (precision == VQ_PRECISION_FP16) {
+    if (!fp16_format_supported (ctx)) {
+      g_set_error (error, VQ_ERROR, VQ_ERROR_UNSUPPORTED,
+                   "Vulkan: fp16 activations need RGBA16F storage texel buffers, which %s "
+                   "lacks; use precision fp32 or auto",
+                   ctx->properties.deviceName);
+      return FALSE;
+    }
+    ctx->fp16_activations = true;
+    return TRUE;
+  }
+  /* AUTO. Measured faster on lavapipe only; GPUs keep fp32 until measured. */
   gboolean fp16 = ctx->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const char *env = g_getenv ("VQ_VK_FP16_ACTIVATIONS");
   if (env && (strcmp (env, "0") == 0 || strcmp (env, "1") == 0))
     fp16 = env[0] == '1';
   ctx->fp16_activations = fp16 && fp16_format_supported (ctx);
+  return TRUE;
 }
 
 VkFormat

@@ -55,7 +55,7 @@ vulkan_create (const vq_model *model, const vq_engine_options *options, GError *
    * (vq__vk_auto_declines() has the policy and its measurements). */
   gboolean decline_cpu = options->backend == VQ_BACKEND_AUTO && !options->device;
   return vq__vk_engine_new_full (model->graph, options->device, options->reuse_buffers,
-                                 decline_cpu, error);
+                                 options->precision, decline_cpu, error);
 }
 
 static void
@@ -94,6 +94,12 @@ vulkan_activation_bytes (const void *state)
   return vq__vk_engine_arena_bytes (state);
 }
 
+static const char *
+vulkan_precision_name (const void *state)
+{
+  return vq__vk_engine_activation_type (state);
+}
+
 static gboolean
 vulkan_run_frame (void *state, const vq_frame *frame, const vq_input_spec *input,
                   const vq_preprocess *pre, vq_fit_mode fit, vq_letterbox *mapping,
@@ -120,4 +126,5 @@ const vq__backend vq__vulkan_backend = {
   .activation_bytes = vulkan_activation_bytes,
   .run_frame = vulkan_run_frame,
   .decode = vulkan_decode,
+  .precision_name = vulkan_precision_name,
 };

@@ -209,12 +209,12 @@ record (vq_vk_engine *e, GError **error)
 vq_vk_engine *
 vq__vk_engine_new (const vq_graph *graph, const char *device, gboolean reuse, GError **error)
 {
-  return vq__vk_engine_new_full (graph, device, reuse, FALSE, error);
+  return vq__vk_engine_new_full (graph, device, reuse, VQ_PRECISION_AUTO, FALSE, error);
 }
 
 vq_vk_engine *
 vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reuse,
-                        gboolean decline_cpu_device, GError **error)
+                        vq_precision precision, gboolean decline_cpu_device, GError **error)
 {
   gint64 start = g_get_monotonic_time ();
   vq_vk_engine *e = g_new0 (vq_vk_engine, 1);
@@ -239,7 +239,8 @@ vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reus
                  "Vulkan backend: graphs with %u inputs are not supported", graph->n_inputs);
     goto fail;
   }
-  vq__vk_activations_choose (e->ctx);
+  if (!vq__vk_activations_choose (e->ctx, precision, error))
+    goto fail;
   if (!vq__vk_plan_graph (graph, vq__vk_activation_texel_bytes (e->ctx), alignment, reuse,
                           &e->plan, error) ||
       !check_consumers (graph, &e->plan, error) ||

@@ -41,10 +41,12 @@ typedef struct {
  * vq__vk_engine_read_value() only works for graph inputs and outputs. */
 vq_vk_engine *vq__vk_engine_new (const vq_graph *graph, const char *device, gboolean reuse,
                                  GError **error);
-/* Same; with `decline_cpu_device` fails when the chosen device is a CPU
- * device (backend AUTO prefers the CPU engine there). */
+/* Same, with activations stored as `precision` asks (AUTO in
+ * vq__vk_engine_new); with `decline_cpu_device` fails when the chosen
+ * device is a CPU device (backend AUTO prefers the CPU engine there). */
 vq_vk_engine *vq__vk_engine_new_full (const vq_graph *graph, const char *device, gboolean reuse,
-                                      gboolean decline_cpu_device, GError **error);
+                                      vq_precision precision, gboolean decline_cpu_device,
+                                      GError **error);
 void vq__vk_engine_free (vq_vk_engine *engine);
 /* NULL when backend AUTO takes ctx's device, else why not (g_free). */
 char *vq__vk_auto_declines (const vq_vk_context *ctx);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "vqcore/error.h"
+#include "vqcore/engine.h"
 #include "vqcore/graph.h"
 
 /* Entry points resolved from the loader before an instance exists. */
@@ -148,9 +149,11 @@ void vq__vk_context_free (vq_vk_context *ctx);
 /* Validation warnings and errors seen by every context of the process. */
 int vq__vk_validation_messages (void);
 
-/* activations.c. Sets ctx->fp16_activations for this device: fp16 on CPU
- * devices, where it measured faster; VQ_VK_FP16_ACTIVATIONS=0|1 overrides. */
-void vq__vk_activations_choose (vq_vk_context *ctx);
+/* activations.c. Sets ctx->fp16_activations as `precision` asks; AUTO: fp16
+ * on CPU devices, where it measured faster, unless VQ_VK_FP16_ACTIVATIONS=0|1
+ * says otherwise. Fails when fp16 is asked for and the device lacks it. */
+gboolean vq__vk_activations_choose (vq_vk_context *ctx, vq_precision precision,
+                                    GError **error);
 VkFormat vq__vk_activation_format (const vq_vk_context *ctx);
 uint32_t vq__vk_activation_texel_bytes (const vq_vk_context *ctx);
 /* A copy of a shader's SPIR-V whose rgba32f storage texel buffers are
