@@ -62,7 +62,8 @@ gboolean vq__vk_conv_build_pipeline (vq_vk_context *ctx, vq_vk_conv *conv, GErro
 /* _build_pipeline for n prepared convs on up to 8 threads. */
 gboolean vq__vk_conv_build_pipelines (vq_vk_context *ctx, vq_vk_conv **convs, guint n,
                                       GError **error);
-/* Binds the packed-4 RGBA32F views of the input and output values. */
+/* Binds the packed-4 views (RGBA32F or RGBA16F, activations.c) of the input
+ * and output values. */
 gboolean vq__vk_conv_bind (vq_vk_context *ctx, vq_vk_conv *conv, VkDescriptorPool pool,
                            VkBufferView src, VkBufferView dst, GError **error);
 void vq__vk_conv_record (vq_vk_context *ctx, const vq_vk_conv *conv, VkCommandBuffer cmd);

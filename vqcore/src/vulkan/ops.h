@@ -14,7 +14,7 @@ typedef struct {
 } vq_vk_op;
 
 /* Builds the pipeline for `node` (its values placed by `plan`) and binds
- * `views` (one RGBA32F view per root value, indexed by value id). For an
+ * `views` (one activation view per root value, indexed by value id). For an
  * ADD node, `fused_resize` is the RESIZE node it computes itself
  * (plan->fused_resize), or -1. */
 gboolean vq__vk_op_init (vq_vk_context *ctx, vq_vk_op *op, const vq_graph *graph,
