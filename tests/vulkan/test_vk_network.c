@@ -249,28 +249,25 @@ compare_on (const char *file, int64_t index, const agreement *agree)
   g_free (input);
 }
 
-static void
-test_vtest (void)
-{
-  compare_on ("vtest.avi", 200, &FP32);
-}
+/* One test: a real frame and the agreement asked of it. */
+typedef struct {
+  const char *file;
+  int64_t index;
+  const agreement *agree;
+} frame_case;
+
+static const frame_case CASES[] = {
+  {"vtest.avi", 200, &FP32},
+  {"messi5.jpg", 0, &FP32},
+  {"vtest.avi", 200, &FP16},
+  {"messi5.jpg", 0, &FP16},
+};
 
 static void
-test_messi (void)
+test_frame (gconstpointer data)
 {
-  compare_on ("messi5.jpg", 0, &FP32);
-}
-
-static void
-test_vtest_fp16 (void)
-{
-  compare_on ("vtest.avi", 200, &FP16);
-}
-
-static void
-test_messi_fp16 (void)
-{
-  compare_on ("messi5.jpg", 0, &FP16);
+  const frame_case *c = data;
+  compare_on (c->file, c->index, c->agree);
 }
 
 int
@@ -283,10 +280,10 @@ main (int argc, char **argv)
   model = vq_tfjs_import_nanodet (json, &error);
   g_assert_no_error (error);
   g_free (json);
-  g_test_add_func ("/vulkan/network/vtest-frame-200", test_vtest);
-  g_test_add_func ("/vulkan/network/messi5", test_messi);
-  g_test_add_func ("/vulkan/network/vtest-frame-200-fp16", test_vtest_fp16);
-  g_test_add_func ("/vulkan/network/messi5-fp16", test_messi_fp16);
+  g_test_add_data_func ("/vulkan/network/vtest-frame-200", &CASES[0], test_frame);
+  g_test_add_data_func ("/vulkan/network/messi5", &CASES[1], test_frame);
+  g_test_add_data_func ("/vulkan/network/vtest-frame-200-fp16", &CASES[2], test_frame);
+  g_test_add_data_func ("/vulkan/network/messi5-fp16", &CASES[3], test_frame);
   int status = g_test_run ();
   g_assert_cmpint (vq__vk_validation_messages (), ==, 0);
   vq_model_free (model);

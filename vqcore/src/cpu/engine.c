@@ -188,6 +188,16 @@ vq__engine_activation_bytes (const vq_engine *engine)
                                            : 0;
 }
 
+/* Index of `text` (any case) in `names`, or -1 (also for NULL). */
+static int
+name_index (const char *text, const char *const *names, int count)
+{
+  for (int i = 0; text != NULL && i < count; i++)
+    if (g_ascii_strcasecmp (text, names[i]) == 0)
+      return i;
+  return -1;
+}
+
 static const char *const kind_names[VQ_BACKEND_COUNT] = { "auto", "cpu", "vulkan" };
 
 const char *
@@ -207,16 +217,10 @@ vq_precision_name (vq_precision precision)
 gboolean
 vq_precision_parse (const char *text, vq_precision *precision)
 {
-  if (text == NULL)
-    return FALSE;
-  for (int i = 0; i < VQ_PRECISION_COUNT; i++) {
-    if (g_ascii_strcasecmp (text, precision_names[i]) == 0) {
-      if (precision != NULL)
-        *precision = (vq_precision) i;
-      return TRUE;
-    }
-  }
-  return FALSE;
+  int i = name_index (text, precision_names, VQ_PRECISION_COUNT);
+  if (i >= 0 && precision != NULL)
+    *precision = (vq_precision) i;
+  return i >= 0;
 }
 
 const char *
@@ -230,14 +234,8 @@ vq_engine_precision_name (const vq_engine *engine)
 gboolean
 vq_backend_kind_parse (const char *text, vq_backend_kind *kind)
 {
-  if (text == NULL)
-    return FALSE;
-  for (int i = 0; i < VQ_BACKEND_COUNT; i++) {
-    if (g_ascii_strcasecmp (text, kind_names[i]) == 0) {
-      if (kind != NULL)
-        *kind = (vq_backend_kind) i;
-      return TRUE;
-    }
-  }
-  return FALSE;
+  int i = name_index (text, kind_names, VQ_BACKEND_COUNT);
+  if (i >= 0 && kind != NULL)
+    *kind = (vq_backend_kind) i;
+  return i >= 0;
 }
