@@ -145,6 +145,17 @@ readers (const vq_graph *graph, uint32_t value)
   return count;
 }
 
+/* The node that produces `value`, or -1 (a graph input). */
+static int32_t
+producer (const vq_graph *graph, uint32_t value)
+{
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    for (uint32_t k = 0; k < graph->nodes[t].n_outputs; k++)
+      if (graph->nodes[t].outputs[k] == value)
+        return (int32_t) t;
+  return -1;
+}
+
 /* The RESIZE node whose output only the ADD node `add` reads, or -1. */
 static int32_t
 fusable_resize (const vq_graph *graph, uint32_t add)
@@ -154,24 +165,10 @@ fusable_resize (const vq_graph *graph, uint32_t add)
     return -1;
   for (uint32_t i = 0; i < 2; i++) {
     uint32_t value = node->inputs[i];
-    for (uint32_t t = 0; t < graph->n_nodes; t++) {
-      const vq_node *producer = &graph->nodes[t];
-      if (producer->op == VQ_OP_RESIZE && producer->outputs[0] == value &&
-          readers (graph, value) == 1)
-        return (int32_t) t;
-    }
+    int32_t from = producer (graph, value);
+    if (from >= 0 && graph->nodes[from].op == VQ_OP_RESIZE && readers (graph, value) == 1)
+      return from;
   }
-  return -1;
-}
-
-/* The node that produces `value`, or -1 (a graph input). */
-static int32_t
-producer (const vq_graph *graph, uint32_t value)
-{
-  for (uint32_t t = 0; t < graph->n_nodes; t++)
-    for (uint32_t k = 0; k < graph->nodes[t].n_outputs; k++)
-      if (graph->nodes[t].outputs[k] == value)
-        return (int32_t) t;
   return -1;
 }
 
