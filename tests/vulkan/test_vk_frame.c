@@ -140,6 +140,9 @@ input_engine (int32_t w, int32_t h, vq_precision precision, vq_graph **graph_out
   g_assert_true (vq_graph_validate (graph, &error));
   vq_vk_engine *e = vq__vk_engine_new_full (graph, NULL, TRUE, precision, FALSE, &error);
   g_assert_no_error (error);
+  if (precision != VQ_PRECISION_AUTO)
+    g_assert_cmpint (vq__vk_engine_input_target (e).ctx->fp16_activations, ==,
+                     precision == VQ_PRECISION_FP16);
   *graph_out = graph;
   return e;
 }
