@@ -78,6 +78,35 @@ detections (vq_engine *engine)
   return out;
 }
 
+/* Reads of `value` by nodes (graph outputs count as reads); of those, by
+ * nodes of `op`. */
+static uint32_t
+reads_of (const vq_graph *graph, uint32_t value, vq_op op, uint32_t *by_op)
+{
+  uint32_t reads = 0;
+  *by_op = 0;
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    for (uint32_t i = 0; i < graph->nodes[t].n_inputs; i++)
+      if (graph->nodes[t].inputs[i] == value) {
+        reads++;
+        *by_op += graph->nodes[t].op == op;
+      }
+  for (uint32_t o = 0; o < graph->n_outputs; o++)
+    reads += graph->outputs[o] == value;
+  return reads;
+}
+
+/* The node that writes `value`, or NULL. */
+static const vq_node *
+writer_of (const vq_graph *graph, uint32_t value)
+{
+  for (uint32_t t = 0; t < graph->n_nodes; t++)
+    for (uint32_t k = 0; k < graph->nodes[t].n_outputs; k++)
+      if (graph->nodes[t].outputs[k] == value)
+        return &graph->nodes[t];
+  return NULL;
+}
+
 /* Resizes whose output only an add reads: those the planned engine fuses
  * into the add (resize_add), counted here from the graph alone. */
 static uint32_t
@@ -87,16 +116,9 @@ fusable_resizes (const vq_graph *graph)
   for (uint32_t r = 0; r < graph->n_nodes; r++) {
     if (graph->nodes[r].op != VQ_OP_RESIZE)
       continue;
-    uint32_t value = graph->nodes[r].outputs[0], reads = 0, add_reads = 0;
-    for (uint32_t t = 0; t < graph->n_nodes; t++)
-      for (uint32_t i = 0; i < graph->nodes[t].n_inputs; i++)
-        if (graph->nodes[t].inputs[i] == value) {
-          reads++;
-          add_reads += graph->nodes[t].op == VQ_OP_ADD;
-        }
-    for (uint32_t o = 0; o < graph->n_outputs; o++)
-      reads += graph->outputs[o] == value;
-    count += reads == 1 && add_reads == 1;
+    uint32_t add_reads;
+    count += reads_of (graph, graph->nodes[r].outputs[0], VQ_OP_ADD, &add_reads) == 1 &&
+             add_reads == 1;
   }
   return count;
 }
@@ -111,20 +133,10 @@ fusable_activations (const vq_graph *graph)
   for (uint32_t a = 0; a < graph->n_nodes; a++) {
     if (graph->nodes[a].op != VQ_OP_ACTIVATION)
       continue;
-    uint32_t value = graph->nodes[a].inputs[0];
+    uint32_t value = graph->nodes[a].inputs[0], unused;
     for (int hop = 0; hop < 2; hop++) {
-      uint32_t reads = 0;
-      const vq_node *from = NULL;
-      for (uint32_t t = 0; t < graph->n_nodes; t++) {
-        for (uint32_t i = 0; i < graph->nodes[t].n_inputs; i++)
-          reads += graph->nodes[t].inputs[i] == value;
-        for (uint32_t k = 0; k < graph->nodes[t].n_outputs; k++)
-          if (graph->nodes[t].outputs[k] == value)
-            from = &graph->nodes[t];
-      }
-      for (uint32_t o = 0; o < graph->n_outputs; o++)
-        reads += graph->outputs[o] == value;
-      if (reads != 1 || !from)
+      const vq_node *from = writer_of (graph, value);
+      if (reads_of (graph, value, VQ_OP_ACTIVATION, &unused) != 1 || !from)
         break;
       if (from->op == VQ_OP_CONV2D) {
         count += from->act == VQ_ACT_NONE;
