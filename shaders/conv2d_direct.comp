@@ -41,7 +41,7 @@ const int OUT_HW = OUT_H * OUT_W;
 
 layout (binding = 0, rgba32f) uniform readonly imageBuffer u_src;
 layout (binding = 1, rgba32f) uniform writeonly imageBuffer u_dst;
-layout (binding = 2) uniform samplerBuffer u_weights;
+/* binding 2, u_weights (dense rows or codebook): conv_weights.glsl */
 layout (binding = 3) uniform usamplerBuffer u_indices;
 layout (binding = 4) uniform samplerBuffer u_bias;
 layout (binding = 5) uniform samplerBuffer u_scale;

@@ -135,11 +135,10 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
       for (int c = 0; c < 4; c++) {
         int k = 4 * k4 + c;
         if (k < KHKW) {
-          vec4 w = texelFetch (u_weights, int (codes[c]));
-          w_rows[h][4 * k + 0] = w.x;
-          w_rows[h][4 * k + 1] = w.y;
-          w_rows[h][4 * k + 2] = w.z;
-          w_rows[h][4 * k + 3] = w.w;
+          uvec4 t[VQ_CB_TEXELS];
+          VQ_CB_FETCH (t, codes[c]);
+          [[unroll]] for (int m = 0; m < 4; m++)
+            w_rows[h][4 * k + m] = VQ_CB_VALUE (t, m);
         }
       }
     }
@@ -158,13 +157,12 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
       uvec4 codes[ROW4];
       [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
         codes[s4] = VQ_CHUNK_CODES (row, h, c4, s4);
-      [[unroll]] for (int sl = 0; sl < SUBS; sl++)
-        [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
-          vec4 cb = texelFetch (u_weights, int (codes[sl / 4][sl % 4]) * ((VQ_D + 3) / 4) + e4);
-          [[unroll]] for (int m = 0; m < 4; m++)
-            if (4 * e4 + m < VQ_D)
-              w_rows[h][sl * VQ_D + 4 * e4 + m] = cb[m];
-        }
+      [[unroll]] for (int sl = 0; sl < SUBS; sl++) {
+        uvec4 t[VQ_CB_TEXELS];
+        VQ_CB_FETCH (t, codes[sl / 4][sl % 4]);
+        [[unroll]] for (int m = 0; m < VQ_D; m++)
+          w_rows[h][sl * VQ_D + m] = VQ_CB_VALUE (t, m);
+      }
     }
   } else {
     /* Sub-vectors straddle chunks (d = 5, 7 with a 3x3 kernel): decode the
@@ -181,16 +179,13 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
       [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
         codes[s4] = VQ_CHUNK_CODES (row, h, c4, s4);
       float sv[SLOTS * VQ_D];
-      [[unroll]] for (int sl = 0; sl < SLOTS; sl++)
-        [[unroll]] for (int e4 = 0; e4 < (VQ_D + 3) / 4; e4++) {
-          /* Slots past the host's layout are never needed (zero then). */
-          vec4 cb = sl < 4 * ROW4 ? texelFetch (u_weights, int (codes[min (sl / 4, ROW4 - 1)][sl % 4]) *
-                                                               ((VQ_D + 3) / 4) + e4)
-                                  : vec4 (0.0);
-          [[unroll]] for (int m = 0; m < 4; m++)
-            if (4 * e4 + m < VQ_D)
-              sv[sl * VQ_D + 4 * e4 + m] = cb[m];
-        }
+      [[unroll]] for (int sl = 0; sl < SLOTS; sl++) {
+        /* Slots past the host's layout are never needed (zero then). */
+        uvec4 t[VQ_CB_TEXELS];
+        VQ_CB_FETCH (t, codes[min (sl / 4, ROW4 - 1)][sl % 4]);
+        [[unroll]] for (int m = 0; m < VQ_D; m++)
+          sv[sl * VQ_D + m] = sl < 4 * ROW4 ? VQ_CB_VALUE (t, m) : 0.0;
+      }
       /* Stages written out: loops whose bounds are constant only once an
        * outer loop is unrolled stay loops, and their indexing spills. */
       VQ_SHIFT_STAGE (sv, SLOTS * VQ_D, phase, 1);

@@ -11,6 +11,9 @@
  *                     sub-vector, VQ_ROW sub-vectors per row, flat.
  * Every weight is a multiple of 4 values apart from a row start, so one
  * RGBA texel always covers 4 consecutive j in one sub-vector (VQ_D % 4 == 0).
+ *
+ * The chunked forms of conv_chunk.glsl (VQ_WEIGHTS_VQ_CHUNKED, _ANY_D) read
+ * the codebook as 32-bit words instead (VQ_CODEBOOK_WORDS below).
  */
 #ifndef VQ_CONV_WEIGHTS_GLSL
 #define VQ_CONV_WEIGHTS_GLSL
@@ -19,7 +22,37 @@
 #define VQ_WEIGHTS_VQ 1
 #endif
 
-#ifdef VQ_WEIGHTS_VQ
+#if defined(VQ_WEIGHTS_VQ_CHUNKED) || defined(VQ_WEIGHTS_VQ_ANY_D)
+#define VQ_CODEBOOK_WORDS 1
+#endif
+
+#ifdef VQ_CODEBOOK_WORDS
+/* The codebook as 32-bit words (conv.c, codebook_words): each entry's d
+ * values as fp32 bits, one per word, or, from an fp16 codebook, as fp16
+ * pairs, two per word (low half first). An entry takes VQ_CB_TEXELS texels
+ * of 1, 2 or 4 words (R32UI, RG32UI or RGBA32UI views). Pairs keep the
+ * model's own fp16 values and halve what is fetched: one RGBA32UI texel is
+ * a whole entry of up to 8 values, where fp32 needs two. */
+layout (binding = 2) uniform usamplerBuffer u_weights;
+layout (constant_id = 28) const bool VQ_CB_HALVES = false;
+const int VQ_CB_WORDS = VQ_CB_HALVES ? (VQ_D + 1) / 2 : VQ_D;
+const int VQ_CB_TEXELS = VQ_CB_WORDS <= 2 ? 1 : (VQ_CB_WORDS + 3) / 4;
+
+/* Value m of the entry whose texels are t; m is a constant once loops are
+ * unrolled, so both forms fold to one word and at most one unpack. */
+#define VQ_CB_VALUE(t, m)                                                     \
+  (VQ_CB_HALVES ? unpackHalf2x16 ((t)[min ((m) / 8, VQ_CB_TEXELS - 1)][((m) / 2) % 4])[(m) % 2] \
+                : uintBitsToFloat ((t)[min ((m) / 4, VQ_CB_TEXELS - 1)][(m) % 4]))
+
+/* Fetches the texels t of codebook entry `code`. */
+#define VQ_CB_FETCH(t, code)                                                  \
+  [[unroll]] for (int t_ = 0; t_ < VQ_CB_TEXELS; t_++)                        \
+    t[t_] = texelFetch (u_weights, int (code) * VQ_CB_TEXELS + t_)
+#else
+layout (binding = 2) uniform samplerBuffer u_weights; /* dense rows or codebook */
+#endif
+
+#if defined(VQ_WEIGHTS_VQ) && !defined(VQ_CODEBOOK_WORDS)
 uint vq_index_at (uint e)
 {
 #ifdef VQ_WEIGHTS_VQ4
@@ -31,6 +64,7 @@ uint vq_index_at (uint e)
 }
 #endif
 
+#ifndef VQ_CODEBOOK_WORDS
 /* The 4 weights j4*4 .. j4*4+3 of row n (j4 counts texels along the row). */
 vec4 vq_weight4 (uint n, uint j4)
 {
@@ -55,5 +89,6 @@ float vq_weight1 (uint n, uint j)
   return texelFetch (u_weights, int (e >> 2))[e & 3u];
 #endif
 }
+#endif
 
 #endif

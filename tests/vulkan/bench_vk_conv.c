@@ -193,7 +193,7 @@ main (int argc, char **argv)
       .kh = sh->k, .kw = sh->k, .sh = sh->stride, .sw = sh->stride, .dh = 1, .dw = 1,
       .pad_top = sh->k / 2, .pad_left = sh->k / 2, .pad_bottom = sh->k / 2,
       .pad_right = sh->k / 2, .groups = 1, .act = VQ_ACT_LEAKY_RELU, .alpha = 0.1f,
-      .bias = TRUE,
+      .bias = TRUE, .vq_f16 = !g_getenv ("BENCH_F32_CODEBOOK"),
     };
     double seconds[4];
     double flops = 0;

@@ -228,11 +228,14 @@ test_vq_chunked_d4 (void)
   c.cin = 20;
   c.cout = 40;
   every_path (&c);
-  /* 8-bit, 1x1 (4 indices per chunk: one texel exactly), stride 2. */
+  /* 8-bit, 1x1 (4 indices per chunk: one texel exactly), stride 2, with
+   * an fp32 and an fp16 codebook. */
   c = base_case ();
   make_vq (&c, 4, 256);
   make_pointwise (&c);
   c.sh = c.sw = 2;
+  every_path (&c);
+  c.vq_f16 = TRUE;
   every_path (&c);
   /* Grouped: chunks are counted within the group. */
   c = base_case ();
@@ -258,14 +261,45 @@ test_vq_any_d (void)
     if (d == 4)
       continue; /* conv2d_gemm_vqc, tested above */
     make_vq (&c, d, d % 2 ? 256 : 16);
-    every_path (&c);
+    /* fp32 codebooks, and fp16 ones as the compressor writes them (the
+     * shaders then read two values per word: conv_weights.glsl). */
+    for (int f16 = 0; f16 < 2; f16++) {
+      c.vq_f16 = f16;
+      every_path (&c);
+    }
   }
+  c.vq_f16 = FALSE;
   /* 1x1 with d = 3: rows of 20 weights end in a padded sub-vector. */
   c = base_case ();
   make_vq (&c, 3, c.vq_k);
   c.cin = 20;
   make_pointwise (&c);
   every_path (&c);
+}
+
+/* Which codebook form the chunked shaders get: fp16 pairs exactly when the
+ * codebook is fp16 and d > 1 (d = 1 keeps one fp32 word per entry: a pair
+ * would not halve its fetches). */
+static void
+test_vq_codebook_halves (void)
+{
+  vq_conv_case c = base_case ();
+  for (int32_t d = 1; d <= 6; d++)
+    for (int f16 = 0; f16 < 2; f16++) {
+      make_vq (&c, d, 256);
+      c.vq_f16 = f16;
+      vq_graph *graph = vq_vk_test_conv_graph (&c, 5);
+      vq_vk_conv conv;
+      vq_vk_conv_placement placement = {0};
+      GError *error = NULL;
+      g_assert_true (vq__vk_conv_prepare (ctx, &conv, graph, &graph->nodes[0], &placement,
+                                          VQ_VK_CONV_GEMM, &error));
+      g_assert_no_error (error);
+      g_assert_true (conv.chunked);
+      g_assert_cmpint (conv.codebook_halves, ==, f16 && d > 1);
+      vq__vk_conv_clear (ctx, &conv);
+      vq_graph_free (graph);
+    }
 }
 
 static void
@@ -437,6 +471,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq4-words", test_vq4_words);
   g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
   g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
+  g_test_add_func ("/vulkan/conv/vq-codebook-halves", test_vq_codebook_halves);
   g_test_add_func ("/vulkan/conv/ksplit-wide", test_ksplit_wide);
   g_test_add_func ("/vulkan/conv/ksplit-tiling", test_ksplit_tiling);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);

@@ -138,8 +138,17 @@ vq_vk_test_conv_graph (const vq_conv_case *c, guint32 seed)
     kmeans (vectors, n_vectors, d, c->vq_k, codebook, assign);
     vq_shape cb_shape = vq_shape_make (2, (int32_t[]) {c->vq_k, d});
     vq_shape idx_shape = vq_shape_make (2, (int32_t[]) {c->cout, per_row});
-    p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F32,
-                                                             &cb_shape, codebook);
+    if (c->vq_f16) {
+      uint16_t *half = g_new (uint16_t, (gsize) c->vq_k * d);
+      for (gsize i = 0; i < (gsize) c->vq_k * d; i++)
+        half[i] = vq__float_to_half (codebook[i]);
+      g_free (codebook);
+      p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F16,
+                                                               &cb_shape, half);
+    } else {
+      p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F32,
+                                                               &cb_shape, codebook);
+    }
     if (c->weight_kind == 3) {
       guint8 *packed = g_new0 (guint8, (n_vectors + 1) / 2);
       for (gsize i = 0; i < n_vectors; i++)

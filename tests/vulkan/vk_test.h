@@ -26,6 +26,7 @@ typedef struct {
   int32_t vq_d;        /* VQ sub-vector length */
   int32_t vq_k;        /* VQ codebook entries */
   gboolean vq_scales;  /* per-output-channel scales */
+  gboolean vq_f16;     /* an fp16 codebook, as the compressor writes */
   gboolean bias;
 } vq_conv_case;
 

@@ -161,20 +161,60 @@ chunked_vq (bool gemm, const vq_graph *graph, const vq_conv_params *p)
   return d == 4 || d % 4 != 0;
 }
 
-/* The codebook as fp32 RGBA texels. For the GEMM shaders each entry starts
- * a texel (d rounded up to 4, zero padded) so one fetch gives 4 values of
- * one entry; the direct shader reads the entries packed. */
+/* The codebook as fp32 RGBA texels, entries packed, for the shaders that
+ * read it as floats (conv2d_direct, and the unchunked GEMM forms, whose
+ * d is a multiple of 4 there, so that each entry starts a texel). */
 static float *
-codebook_texels (const vq_blob *codebook, bool padded, int64_t *count)
+codebook_texels (const vq_blob *codebook, int64_t *count)
+{
+  int64_t values_count = vq_shape_numel (&codebook->shape);
+  *count = (values_count + 3) / 4 * 4;
+  float *values = g_new0 (float, *count);
+  for (int64_t i = 0; i < values_count; i++)
+    values[i] = vq_blob_get_f32 (codebook, i);
+  return values;
+}
+
+/* The codebook as the chunked forms read it (VQ_CODEBOOK_WORDS in
+ * shaders/conv_weights.glsl): each entry as 32-bit words, fp16 pairs when
+ * the codebook is fp16 (*halves; the values stay exactly the model's) and
+ * fp32 bits otherwise, padded to 1, 2 or a multiple of 4 words, so an entry
+ * is one R32UI or RG32UI texel, or whole RGBA32UI texels (*format).
+ * On lavapipe (bench_vk_conv --cpu-time --runs 7, VQ time / dense fp32
+ * time, fp32 words and pairs run alternately) pairs took d = 5 on the 3x3
+ * head conv from 1.08-1.11 to 1.02-1.06, d = 2 on a 3x3 conv of 64
+ * channels at 52x52 from 1.09 to 1.04 and on the 1x1 head conv from 1.10
+ * to 1.06; what remained of the decode's cost there was the codebook
+ * fetches (with them replaced by arithmetic on the index, d = 1 and d = 5
+ * ran 0.98-1.00). */
+static guint32 *
+codebook_words (const vq_blob *codebook, bool *halves, VkFormat *format, gsize *bytes)
 {
   int32_t k = codebook->shape.dims[0], d = codebook->shape.dims[1];
-  int32_t stride = padded ? round_up4 (d) : d;
-  *count = round_up4 ((int32_t) ((int64_t) k * stride));
-  float *values = g_new0 (float, *count);
+  *halves = codebook->dtype == VQ_DTYPE_F16 && d > 1;
+  int32_t used = *halves ? (d + 1) / 2 : d;
+  int32_t stride = used <= 2 ? used : round_up4 (used);
+  *format = stride == 1   ? VK_FORMAT_R32_UINT
+            : stride == 2 ? VK_FORMAT_R32G32_UINT
+                          : VK_FORMAT_R32G32B32A32_UINT;
+  *bytes = (gsize) MAX (k * stride, 4) * 4;
+  guint32 *words = g_malloc0 (*bytes);
+  const uint16_t *half = codebook->data;
   for (int32_t e = 0; e < k; e++)
-    for (int32_t i = 0; i < d; i++)
-      values[(int64_t) e * stride + i] = vq_blob_get_f32 (codebook, (int64_t) e * d + i);
-  return values;
+    for (int32_t i = 0; i < d; i++) {
+      int64_t at = (int64_t) e * d + i;
+      guint32 *word = &words[(int64_t) e * stride + (*halves ? i / 2 : i)];
+      if (*halves) {
+        *word |= (guint32) half[at] << (16 * (i % 2));
+      } else {
+        union {
+          float f;
+          guint32 u;
+        } bits = {.f = vq_blob_get_f32 (codebook, at)};
+        *word = bits.u;
+      }
+    }
+  return words;
 }
 
 static gboolean
@@ -184,18 +224,21 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
 {
   const vq_blob *codebook = &graph->blobs[p->weights.codebook];
   const vq_blob *indices = &graph->blobs[p->weights.indices];
-  int64_t count;
-  /* Entries of 1 or 2 values as R32F / RG32F texels, one entry each: the
-   * shaders' fetch index is unchanged, and on lavapipe a narrow texel
-   * gathers without the 4-wide transpose. */
   int32_t d = codebook->shape.dims[1];
-  bool narrow = conv->chunked && d <= 2;
-  float *values = codebook_texels (codebook, conv->chunked && !narrow, &count);
-  gboolean ok = upload_floats (ctx, &conv->weights, values, count, error);
-  g_free (values);
-  *format = !narrow ? VK_FORMAT_R32G32B32A32_SFLOAT
-            : d == 1 ? VK_FORMAT_R32_SFLOAT
-                     : VK_FORMAT_R32G32_SFLOAT;
+  gboolean ok;
+  if (conv->chunked) {
+    gsize bytes;
+    guint32 *words = codebook_words (codebook, &conv->codebook_halves, format, &bytes);
+    ok = vq__vk_buffer_init (ctx, &conv->weights, bytes, false, error) &&
+         vq__vk_buffer_write (ctx, &conv->weights, 0, words, bytes, error);
+    g_free (words);
+  } else {
+    int64_t count;
+    float *values = codebook_texels (codebook, &count);
+    ok = upload_floats (ctx, &conv->weights, values, count, error);
+    g_free (values);
+    *format = VK_FORMAT_R32G32B32A32_SFLOAT;
+  }
   if (ok && words_vq (conv->gemm, graph, p)) {
     gsize bytes;
     guint32 *words = word_indices (indices, p->out_channels,
@@ -359,6 +402,7 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     (uint32_t) (placement->activation ? placement->act_plane0 : 0),
     (uint32_t) (placement->activation ? placement->act_plane0 + placement->act_planes
                                       : G_MAXINT32),
+    conv->codebook_halves,
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);

@@ -25,7 +25,7 @@ typedef struct {
 } vq_vk_conv_placement;
 
 /* Specialization constants of the conv shaders (see conv.c). */
-enum { VQ_VK_CONV_SPEC_COUNT = 28 };
+enum { VQ_VK_CONV_SPEC_COUNT = 29 };
 
 typedef struct {
   vq_vk_pipeline pipeline;
@@ -38,7 +38,8 @@ typedef struct {
   uint32_t dispatch[2];
   bool gemm;             /* conv2d_gemm, _ksplit or _wino (same weight forms) */
   bool vq;
-  bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc */
+  bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc/vqa */
+  bool codebook_halves;  /* chunked: the codebook as fp16 pairs */
   int64_t macs;          /* multiply-accumulates per run */
   /* The pipeline to build, kept from _prepare to _build_pipeline. */
   char shader[32];
