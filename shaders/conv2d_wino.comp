@@ -210,9 +210,22 @@ void main ()
         acc[r][k][q] = vec4 (0.0);
 
   int plane = IN_PLANE0 + group * CIN_G4;
+#ifdef VQ_WEIGHTS_VQ
+  /* VQ weights are decoded a chunk ahead: the codebook fetches wait on the
+   * index fetches, and issued before this chunk's multiply-adds they no
+   * longer hold them up. Dense weights (one fetch, nothing to wait on) run
+   * 1-2 % slower that way, so they keep the plain order. */
+  vq_load_chunk (row, 0);
+#endif
   for (int c4 = 0; c4 < CIN_G4; c4++, plane++) {
+#ifdef VQ_WEIGHTS_VQ
+    transform_weights ();
+    if (c4 + 1 < CIN_G4)
+      vq_load_chunk (row, c4 + 1);
+#else
     vq_load_chunk (row, c4);
     transform_weights ();
+#endif
     vec4 v[ROWS][NXI];
     [[unroll]] for (int r = 0; r < ROWS; r++)
       transform_input (plane, origin[r], v[r]);

@@ -315,7 +315,8 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
     g_free (name);
   }
   printf ("(shader: conv2d_wino, _ksplit, _gemm or _direct, the same for dense and VQ\n"
-          " weights; vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16; n: convs\n"
+          " weights; vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16, fp16\n"
+          " codebooks as the compressor writes them; dense: fp32 weights; n: convs\n"
           " of that shape; the first such conv's own VQ weights when it has them; fastest of\n"
           " %d runs each; GPU-timestamp wall time: compare the ratios, not the ms, on a loaded\n"
           " machine)\n",

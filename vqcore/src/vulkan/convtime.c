@@ -7,13 +7,15 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "common/half.h"
 #include "conv.h"
 
 enum { VARIANTS = 4 };
 
 /* A graph holding a copy of conv `src` of `model` with random weights:
  * dense fp32 (variant 0), VQ d=4 K=256 8-bit indices (1), VQ d=8 K=16 4-bit
- * indices (2). */
+ * indices (2), VQ codebooks in fp16 as the compressor writes them; or the
+ * model's own VQ weights (3). */
 static vq_graph *
 conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
 {
@@ -61,16 +63,16 @@ conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
     int32_t d = variant == 1 ? 4 : 8, k = variant == 1 ? 256 : 16;
     int32_t per_row = (row + d - 1) / d;
     gsize n_vectors = (gsize) sp->out_channels * per_row;
-    float *codebook = g_new (float, (gsize) k * d);
+    uint16_t *codebook = g_new (uint16_t, (gsize) k * d);
     for (int32_t i = 0; i < k * d; i++)
-      codebook[i] = (float) g_rand_double_range (rand, -0.1, 0.1);
+      codebook[i] = vq__float_to_half ((float) g_rand_double_range (rand, -0.1, 0.1));
     gsize bytes = variant == 1 ? n_vectors : (n_vectors + 1) / 2;
     guint8 *indices = g_new (guint8, bytes);
     for (gsize i = 0; i < bytes; i++)
       indices[i] = (guint8) g_rand_int_range (rand, 0, 256);
     vq_shape cb_shape = vq_shape_make (2, (int32_t[]) {k, d});
     vq_shape idx_shape = vq_shape_make (2, (int32_t[]) {sp->out_channels, per_row});
-    p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F32,
+    p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F16,
                                                              &cb_shape, codebook);
     p->weights.indices = (int32_t) vq_graph_add_blob_owned (
       graph, "indices", variant == 1 ? VQ_DTYPE_U8 : VQ_DTYPE_U4, &idx_shape, indices);
