@@ -270,15 +270,16 @@ same_conv_shape (const vq_graph *g, const vq_node *a, const vq_node *b)
 }
 
 /* The in-shader VQ decode's cost per conv shape of the model: each distinct
- * shape run alone with dense fp32 weights and with VQ weights (GPU
- * timestamps, the fastest of `runs`, variants interleaved). */
+ * shape run alone with dense fp32 and fp16 weights and with VQ weights (GPU
+ * timestamps, the fastest of `runs`, variants interleaved). VQ is compared
+ * with dense fp16, the precision of its codebooks. */
 static gboolean
 print_conv_shapes (const vq_model *model, const char *device, int runs, GError **error)
 {
   const vq_graph *g = model->graph;
-  printf ("\n%-30s %3s %-6s %9s %9s %9s %7s %7s  %s\n", "conv shape (in -> out)", "n", "shader",
-          "dense ms",
-          "vq8 ms", "vq4 ms", "vq8/d", "vq4/d", "model's own VQ: ms, /d, setting");
+  printf ("\n%-30s %3s %-6s %8s %8s %8s %8s %6s %6s  %s\n", "conv shape (in -> out)", "n",
+          "shader", "f32 ms", "f16 ms", "vq8 ms", "vq4 ms", "vq8/d", "vq4/d",
+          "model's own VQ: ms, /d, setting");
   for (uint32_t t = 0; t < g->n_nodes; t++) {
     const vq_node *node = &g->nodes[t];
     gboolean seen = FALSE;
@@ -300,26 +301,27 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
     char *name = g_strdup_printf ("%dx%d/%d %d@%d -> %d@%d", node->p.conv.kernel_h,
                                   node->p.conv.kernel_w, node->p.conv.stride_h, in->dims[1],
                                   in->dims[2], out->dims[1], out->dims[2]);
-    printf ("%-30s %3d %-6s %9.3f", name, count, times.family, times.dense_ms);
+    double dense = times.dense16_ms;
+    printf ("%-30s %3d %-6s %8.3f %8.3f", name, count, times.family, times.dense_ms, dense);
     if (times.vq8_ms > 0)
-      printf (" %9.3f %9.3f %7.3f %7.3f", times.vq8_ms, times.vq4_ms,
-              times.vq8_ms / times.dense_ms, times.vq4_ms / times.dense_ms);
+      printf (" %8.3f %8.3f %6.3f %6.3f", times.vq8_ms, times.vq4_ms, times.vq8_ms / dense,
+              times.vq4_ms / dense);
     else
-      printf (" %9s %9s %7s %7s", "-", "-", "-", "-");
+      printf (" %8s %8s %6s %6s", "-", "-", "-", "-");
     if (times.own_ms > 0) {
       const vq_shape *cb = &g->blobs[node->p.conv.weights.codebook].shape;
-      printf ("  %7.3f %6.3f d%dk%d", times.own_ms, times.own_ms / times.dense_ms, cb->dims[1],
+      printf ("  %7.3f %6.3f d%dk%d", times.own_ms, times.own_ms / dense, cb->dims[1],
               cb->dims[0]);
     }
     printf ("\n");
     g_free (name);
   }
   printf ("(shader: conv2d_wino, _ksplit, _gemm or _direct, the same for dense and VQ\n"
-          " weights; vq8: 8-bit indices, d=4, K=256; vq4: 4-bit indices, d=8, K=16, fp16\n"
-          " codebooks as the compressor writes them; dense: fp32 weights; n: convs\n"
-          " of that shape; the first such conv's own VQ weights when it has them; fastest of\n"
-          " %d runs each; GPU-timestamp wall time: compare the ratios, not the ms, on a loaded\n"
-          " machine)\n",
+          " weights; f32, f16: dense weights; vq8: 8-bit indices, d=4, K=256; vq4: 4-bit\n"
+          " indices, d=8, K=16; VQ codebooks in fp16 as the compressor writes them, so /d\n"
+          " divides by the f16 time; n: convs of that shape; the first such conv's own VQ\n"
+          " weights when it has them; fastest of %d runs each, variants interleaved;\n"
+          " GPU-timestamp wall time: compare the ratios, not the ms, on a loaded machine)\n",
           runs);
   return TRUE;
 }

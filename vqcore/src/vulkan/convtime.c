@@ -10,12 +10,12 @@
 #include "common/half.h"
 #include "conv.h"
 
-enum { VARIANTS = 4 };
+enum { VARIANTS = 5 };
 
 /* A graph holding a copy of conv `src` of `model` with random weights:
- * dense fp32 (variant 0), VQ d=4 K=256 8-bit indices (1), VQ d=8 K=16 4-bit
- * indices (2), VQ codebooks in fp16 as the compressor writes them; or the
- * model's own VQ weights (3). */
+ * dense fp32 (variant 0) or fp16 (4), VQ d=4 K=256 8-bit indices (1), VQ
+ * d=8 K=16 4-bit indices (2), VQ codebooks in fp16 as the compressor writes
+ * them; or the model's own VQ weights (3). */
 static vq_graph *
 conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
 {
@@ -52,13 +52,22 @@ conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
       p->weights.scales = (int32_t) vq_graph_add_blob_copy (graph, "scales", sc->dtype,
                                                             &sc->shape, sc->data);
     }
-  } else if (variant == 0) {
+  } else if (variant == 0 || variant == 4) {
     gsize count = (gsize) sp->out_channels * row;
     float *w = g_new (float, count);
     for (gsize i = 0; i < count; i++)
       w[i] = (float) g_rand_double_range (rand, -0.1, 0.1);
     vq_shape shape = vq_shape_4d (sp->out_channels, cin_g, sp->kernel_h, sp->kernel_w);
-    p->weights.dense = (int32_t) vq_graph_add_blob_owned (graph, "w", VQ_DTYPE_F32, &shape, w);
+    if (variant == 4) {
+      uint16_t *half = g_new (uint16_t, count);
+      for (gsize i = 0; i < count; i++)
+        half[i] = vq__float_to_half (w[i]);
+      g_free (w);
+      p->weights.dense =
+        (int32_t) vq_graph_add_blob_owned (graph, "w", VQ_DTYPE_F16, &shape, half);
+    } else {
+      p->weights.dense = (int32_t) vq_graph_add_blob_owned (graph, "w", VQ_DTYPE_F32, &shape, w);
+    }
   } else {
     int32_t d = variant == 1 ? 4 : 8, k = variant == 1 ? 256 : 16;
     int32_t per_row = (row + d - 1) / d;
@@ -111,7 +120,7 @@ vq__vk_conv_times (const vq_graph *model, uint32_t node, const char *device, int
   for (int v = 0; v < VARIANTS; v++) {
     /* conv2d_gemm decodes VQ weights 4 input channels at a time; variant 3
      * exists only for a VQ layer. */
-    if ((v > 0 && cin_g % 4 != 0) || (v == 3 && src->p.conv.weights.dense >= 0))
+    if ((v > 0 && v < 4 && cin_g % 4 != 0) || (v == 3 && src->p.conv.weights.dense >= 0))
       continue;
     graphs[v] = conv_graph (model, src, v, rand);
     if (!vq_graph_validate (graphs[v], error))
@@ -148,7 +157,7 @@ vq__vk_conv_times (const vq_graph *model, uint32_t node, const char *device, int
    * add time (on lavapipe one late thread delays the whole dispatch), so
    * the minimum compares variants more steadily than the median. */
   double *fastest[VARIANTS] = {&times->dense_ms, &times->vq8_ms, &times->vq4_ms,
-                               &times->own_ms};
+                               &times->own_ms, &times->dense16_ms};
   for (int v = 0; v < VARIANTS; v++)
     if (ms[v]) {
       qsort (ms[v], runs, sizeof (double), compare_doubles);

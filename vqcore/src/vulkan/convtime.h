@@ -1,6 +1,7 @@
 /* convtime.h — how much the in-shader VQ decode costs on this device: one
- * conv of a model, run alone with dense fp32 weights and with VQ weights of
- * the same shape, timed by GPU timestamps (`vq bench --conv-shapes`). */
+ * conv of a model, run alone with dense fp32 and fp16 weights and with VQ
+ * weights of the same shape, timed by GPU timestamps (`vq bench
+ * --conv-shapes`). */
 #ifndef VQ_VULKAN_CONVTIME_H
 #define VQ_VULKAN_CONVTIME_H
 
@@ -8,6 +9,7 @@
 
 typedef struct {
   double dense_ms; /* fastest ms per dispatch, dense fp32 weights */
+  double dense16_ms; /* dense fp16 weights: the precision of VQ codebooks */
   double vq8_ms;   /* VQ, 8-bit indices, d = 4, K = 256; 0 when not applicable */
   double vq4_ms;   /* VQ, 4-bit indices, d = 8, K = 16; 0 when not applicable */
   double own_ms;   /* the model's own VQ weights; 0 when the layer is dense */
