@@ -4,6 +4,7 @@
  * reported, never how fast: speed is for the printed figures. */
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,77 @@ test_layers_name_shaders (void)
   tool_run_result_clear (&ksplit);
 }
 
+/* One row of the --conv-shapes table: "KxK/S C@H -> C@H", then n, shader,
+ * f32 ms, f16 ms, vq8 ms, vq4 ms, vq8/d, vq4/d [own ms, own/d, setting]. */
+static void
+check_conv_shape_row (GPtrArray *words, int *convs)
+{
+  g_assert_cmpuint (words->len, >=, 4 + 8);
+  *convs += atoi (g_ptr_array_index (words, 4));
+  const char *shader = g_ptr_array_index (words, 5);
+  g_assert_true (!strcmp (shader, "wino") || !strcmp (shader, "gemm") ||
+                 !strcmp (shader, "ksplit") || !strcmp (shader, "direct"));
+  double f32 = g_ascii_strtod (g_ptr_array_index (words, 6), NULL);
+  double f16 = g_ascii_strtod (g_ptr_array_index (words, 7), NULL);
+  g_assert_cmpfloat (f32, >, 0.0);
+  g_assert_cmpfloat (f16, >, 0.0);
+  if (!strcmp (g_ptr_array_index (words, 8), "-"))
+    return; /* no VQ variant: cin % 4 != 0 (the stem) */
+  /* Each VQ/dense ratio is that VQ time over the fp16 dense time (all
+   * printed to 3 decimals). */
+  for (int v = 0; v < 2; v++) {
+    double vq = g_ascii_strtod (g_ptr_array_index (words, 8 + v), NULL);
+    double ratio = g_ascii_strtod (g_ptr_array_index (words, 10 + v), NULL);
+    g_assert_cmpfloat (vq, >, 0.0);
+    g_assert_cmpfloat (fabs (ratio - vq / f16), <=, 0.002 + 0.0006 / f16 * ratio);
+  }
+  if (words->len > 12) {
+    double own = g_ascii_strtod (g_ptr_array_index (words, 12), NULL);
+    double ratio = g_ascii_strtod (g_ptr_array_index (words, 13), NULL);
+    int d = 0, k = 0;
+    g_assert_cmpfloat (own, >, 0.0);
+    g_assert_cmpfloat (fabs (ratio - own / f16), <=, 0.002 + 0.0006 / f16 * ratio);
+    g_assert_cmpint (sscanf (g_ptr_array_index (words, 14), "d%dk%d", &d, &k), ==, 2);
+    g_assert_cmpint (d, >=, 1);
+    g_assert_cmpint (k, >=, 2);
+  }
+}
+
+static void
+test_conv_shapes (void)
+{
+  /* --conv-shapes times every distinct conv shape of the model alone, dense
+   * and VQ: the shapes cover every conv, and the ratios are the times'. */
+  tool_run_result r = run_bench (NULL, NULL, "--backend", "vulkan", "-n", "1", "--layers",
+                                 "--conv-shapes", NULL);
+  if (no_vulkan_device (&r)) {
+    g_test_skip ("no Vulkan device");
+    tool_run_result_clear (&r);
+    return;
+  }
+  g_assert_cmpint (r.status, ==, 0);
+  int convs = 0, in_family, shape_convs = 0, rows = 0, own_rows = 0;
+  count_conv_shaders (r.out, "wino", &convs, &in_family);
+  char **lines = g_strsplit (r.out, "\n", -1);
+  for (char **line = lines; *line; line++) {
+    if (!g_str_has_prefix (*line, "3x3/") && !g_str_has_prefix (*line, "1x1/"))
+      continue;
+    GPtrArray *words = line_words (*line);
+    check_conv_shape_row (words, &shape_convs);
+    rows++;
+    own_rows += words->len > 12;
+    g_ptr_array_free (words, TRUE);
+  }
+  g_strfreev (lines);
+  g_test_message ("%d conv shapes, %d with the model's own VQ weights, %d convs", rows,
+                  own_rows, convs);
+  g_assert_cmpint (rows, >, 1);
+  g_assert_cmpint (rows, <, convs); /* NanoDet repeats shapes */
+  g_assert_cmpint (shape_convs, ==, convs);
+  g_assert_cmpint (own_rows, >, 0);
+  tool_run_result_clear (&r);
+}
+
 static void
 test_precisions (void)
 {
@@ -255,5 +327,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tool/bench/json-across-backends", test_json_across_backends);
   g_test_add_func ("/tool/bench/layers-name-shaders", test_layers_name_shaders);
   g_test_add_func ("/tool/bench/precisions", test_precisions);
+  g_test_add_func ("/tool/bench/conv-shapes", test_conv_shapes);
   return g_test_run ();
 }
