@@ -114,11 +114,8 @@ vq_vk_test_conv_graph (const vq_conv_case *c, guint32 seed)
     p->weights.dense = (int32_t) vq_graph_add_blob_copy (graph, "w", VQ_DTYPE_F32, &wshape,
                                                          dense);
   } else if (c->weight_kind == 1) {
-    uint16_t *half = g_new (uint16_t, count);
-    for (gsize i = 0; i < count; i++)
-      half[i] = vq__float_to_half (dense[i]);
     p->weights.dense = (int32_t) vq_graph_add_blob_owned (graph, "w", VQ_DTYPE_F16, &wshape,
-                                                          half);
+                                                          vq__halves_new (dense, count));
   } else {
     int32_t d = c->vq_d, per_row = (row + d - 1) / d;
     gsize n_vectors = (gsize) c->cout * per_row;
@@ -139,9 +136,7 @@ vq_vk_test_conv_graph (const vq_conv_case *c, guint32 seed)
     vq_shape cb_shape = vq_shape_make (2, (int32_t[]) {c->vq_k, d});
     vq_shape idx_shape = vq_shape_make (2, (int32_t[]) {c->cout, per_row});
     if (c->vq_f16) {
-      uint16_t *half = g_new (uint16_t, (gsize) c->vq_k * d);
-      for (gsize i = 0; i < (gsize) c->vq_k * d; i++)
-        half[i] = vq__float_to_half (codebook[i]);
+      uint16_t *half = vq__halves_new (codebook, (gsize) c->vq_k * d);
       g_free (codebook);
       p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F16,
                                                                &cb_shape, half);

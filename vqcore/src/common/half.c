@@ -1,5 +1,6 @@
 #include "half.h"
 
+#include <glib.h>
 #include <string.h>
 
 float
@@ -69,4 +70,13 @@ vq__float_to_half (float f)
    * exponent is the correct rounding. */
   half += (uint32_t) (remainder > 0x1000) | ((uint32_t) (remainder == 0x1000) & half & 1u);
   return sign | (uint16_t) half;
+}
+
+uint16_t *
+vq__halves_new (const float *values, size_t n)
+{
+  uint16_t *halves = g_new (uint16_t, MAX (n, 1));
+  for (size_t i = 0; i < n; i++)
+    halves[i] = vq__float_to_half (values[i]);
+  return halves;
 }

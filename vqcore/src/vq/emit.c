@@ -77,15 +77,8 @@ vq__emit_dense (vq_graph *graph, uint32_t node_index, const float *weights, vq_d
   const vq_conv_params *conv = &node->p.conv;
   vq_shape shape = vq_shape_4d (conv->out_channels, in->shape.dims[1] / conv->groups,
                                 conv->kernel_h, conv->kernel_w);
-  void *data;
-  if (dtype == VQ_DTYPE_F16) {
-    uint16_t *half = g_new (uint16_t, (gsize) count);
-    for (int64_t i = 0; i < count; i++)
-      half[i] = vq__float_to_half (weights[i]);
-    data = half;
-  } else {
-    data = g_memdup2 (weights, (gsize) count * sizeof (float));
-  }
+  void *data = dtype == VQ_DTYPE_F16 ? (void *) vq__halves_new (weights, (size_t) count)
+                                     : g_memdup2 (weights, (gsize) count * sizeof (float));
   char *name = g_strconcat (node->name, "/weights", NULL);
   int32_t blob = (int32_t) vq_graph_add_blob_owned (graph, name, dtype, &shape, data);
   g_free (name);

@@ -59,9 +59,7 @@ conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
       w[i] = (float) g_rand_double_range (rand, -0.1, 0.1);
     vq_shape shape = vq_shape_4d (sp->out_channels, cin_g, sp->kernel_h, sp->kernel_w);
     if (variant == 4) {
-      uint16_t *half = g_new (uint16_t, count);
-      for (gsize i = 0; i < count; i++)
-        half[i] = vq__float_to_half (w[i]);
+      uint16_t *half = vq__halves_new (w, count);
       g_free (w);
       p->weights.dense =
         (int32_t) vq_graph_add_blob_owned (graph, "w", VQ_DTYPE_F16, &shape, half);
