@@ -11,6 +11,8 @@
  * fairly (multiply by the number of cores for an idle-machine estimate).
  * --vq-d sets the sub-vector length of the 8-bit VQ column (default 4; the
  * compressor uses 1..8, and d = 5 straddles the shader's 4-channel chunks).
+ * VQ codebooks are fp16, as the compressor writes them; BENCH_F32_CODEBOOK=1
+ * makes them fp32 (the shaders then read one value per 32-bit word).
  *
  * Each measurement submits one command buffer holding `reps` dispatches of
  * the conv (separated by barriers) and reports the median over --runs. */
