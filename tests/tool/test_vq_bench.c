@@ -206,6 +206,17 @@ test_layers_name_shaders (void)
   tool_run_result_clear (&ksplit);
 }
 
+/* Words ms_at and ratio_at of a --conv-shapes row: a VQ time and its ratio
+ * to the fp16 dense time f16, all printed to 3 decimals. */
+static void
+check_vq_ratio (GPtrArray *words, guint ms_at, guint ratio_at, double f16)
+{
+  double vq = g_ascii_strtod (g_ptr_array_index (words, ms_at), NULL);
+  double ratio = g_ascii_strtod (g_ptr_array_index (words, ratio_at), NULL);
+  g_assert_cmpfloat (vq, >, 0.0);
+  g_assert_cmpfloat (fabs (ratio - vq / f16), <=, 0.002 + 0.0006 / f16 * ratio);
+}
+
 /* One row of the --conv-shapes table: "KxK/S C@H -> C@H", then n, shader,
  * f32 ms, f16 ms, vq8 ms, vq4 ms, vq8/d, vq4/d [own ms, own/d, setting]. */
 static void
@@ -222,20 +233,12 @@ check_conv_shape_row (GPtrArray *words, int *convs)
   g_assert_cmpfloat (f16, >, 0.0);
   if (!strcmp (g_ptr_array_index (words, 8), "-"))
     return; /* no VQ variant: cin % 4 != 0 (the stem) */
-  /* Each VQ/dense ratio is that VQ time over the fp16 dense time (all
-   * printed to 3 decimals). */
-  for (int v = 0; v < 2; v++) {
-    double vq = g_ascii_strtod (g_ptr_array_index (words, 8 + v), NULL);
-    double ratio = g_ascii_strtod (g_ptr_array_index (words, 10 + v), NULL);
-    g_assert_cmpfloat (vq, >, 0.0);
-    g_assert_cmpfloat (fabs (ratio - vq / f16), <=, 0.002 + 0.0006 / f16 * ratio);
-  }
+  /* Each VQ/dense ratio is that VQ time over the fp16 dense time. */
+  check_vq_ratio (words, 8, 10, f16);
+  check_vq_ratio (words, 9, 11, f16);
   if (words->len > 12) {
-    double own = g_ascii_strtod (g_ptr_array_index (words, 12), NULL);
-    double ratio = g_ascii_strtod (g_ptr_array_index (words, 13), NULL);
     int d = 0, k = 0;
-    g_assert_cmpfloat (own, >, 0.0);
-    g_assert_cmpfloat (fabs (ratio - own / f16), <=, 0.002 + 0.0006 / f16 * ratio);
+    check_vq_ratio (words, 12, 13, f16);
     g_assert_cmpint (sscanf (g_ptr_array_index (words, 14), "d%dk%d", &d, &k), ==, 2);
     g_assert_cmpint (d, >=, 1);
     g_assert_cmpint (k, >=, 2);
