@@ -73,13 +73,17 @@ const int OUT_HW = OUT_H * OUT_W;
 layout (binding = 0, rgba32f) uniform readonly imageBuffer u_src;
 layout (binding = 1, rgba32f) uniform writeonly imageBuffer u_dst;
 /* binding 2, u_weights (dense rows or codebook): conv_weights.glsl */
-layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI; RGBA8UI chunked) */
+layout (binding = 3) uniform usamplerBuffer u_indices; /* VQ indices (R8UI; words chunked) */
 layout (binding = 4) uniform samplerBuffer u_bias;    /* R32F, one per channel */
 layout (binding = 5) uniform samplerBuffer u_scale;   /* R32F, VQ row scales */
 
-#ifdef VQ_KSPLIT
+/* VQ indices a chunk ahead (conv_chunk.glsl). Measured for conv2d_ksplit
+ * on the NVIDIA H200; on lavapipe, for conv2d_gemm (model's own VQ / dense
+ * fp16, median of 6 runs of vq bench --conv-shapes, with and without):
+ * the 1x1 convs with d = 2 at 26x26 and 13x13 went from 1.024-1.033 to
+ * 0.990-1.008, except the smallest (128->124 at 13x13, 0.2 ms), 1.034 ->
+ * 1.058; the others, stride 2 included, stayed within 1 %. */
 #define VQ_PREFETCH_CODES 1
-#endif
 #include "conv_chunk.glsl"
 
 #ifdef VQ_KSPLIT

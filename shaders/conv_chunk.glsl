@@ -38,28 +38,51 @@ int vq_words_at = -1;
 #endif
 
 #if defined(VQ_WEIGHTS_VQ_CHUNKED) || defined(VQ_WEIGHTS_VQ_ANY_D)
-/* Index texels per (row, chunk) in the host's chunked layout (conv.c). */
-#ifdef VQ_WEIGHTS_VQ_CHUNKED
-const int VQ_CODE_TEXELS = (KHKW + 3) / 4;
-#else
+/* The host's chunked index layout (conv.c, chunk_indices): per (row,
+ * chunk) the indices of the sub-vectors that overlap the chunk, one byte
+ * each (low byte of a word first), in ROW4 texels of VQ_CODE_WORDS 32-bit
+ * words (R32UI, RG32UI or RGBA32UI views). Each texel fetch is a function
+ * call in lavapipe's generated code, so wide texels matter: a 3x3 chunk
+ * with d = 1 takes 3 fetches instead of 9 as RGBA8UI. */
+layout (constant_id = 30) const int VQ_CODE_WORDS = 4;
 const int VQ_CODE_TEXELS = ROW4;
-#endif
 
-/* Index texel t of row row[h]'s chunk c4. */
+/* Rows 2m and 2m + 1 in one word (VQ_PAIRED): bytes 0-1 and 2-3 of chunk
+ * (m, c4). Only where a chunk holds at most 2 sub-vectors and a lane's two
+ * rows are 2l and 2l + 1 (conv2d_gemm, _ksplit): a lane then fetches its
+ * indices once per chunk instead of twice. */
+layout (constant_id = 29) const bool VQ_PAIRED = false;
+
+/* Index j of row h's chunk from its texels `codes`: byte `at` of the
+ * texels, a constant once loops are unrolled, so one shift and mask. */
+#define VQ_CODE_BYTE(codes, at)                                                \
+  ((codes[(at) / (4 * VQ_CODE_WORDS)][((at) / 4) % VQ_CODE_WORDS] >> (8u * uint ((at) % 4))) & 255u)
+#define VQ_CODE(codes, h, j)                                                   \
+  (VQ_PAIRED && (h) == 1                                                       \
+     ? VQ_CODE_BYTE (codes, min ((j) + 2, 4 * VQ_CODE_WORDS * VQ_CODE_TEXELS - 1)) \
+     : VQ_CODE_BYTE (codes, j))
+
+/* Index texel t of row row[h]'s chunk c4. Paired, both rows of a lane
+ * name the same texel (row[0] is even or the last row), which the
+ * compiler fetches once. */
 #define VQ_FETCH_CODES(row, h, c4, t)                                          \
-  texelFetch (u_indices, (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
+  texelFetch (u_indices, VQ_PAIRED ? int (row[0]) / 2 * CIN_G4 + (c4)          \
+                                   : (int (row[h]) * CIN_G4 + (c4)) * VQ_CODE_TEXELS + (t))
 
 #ifdef VQ_PREFETCH_CODES
 /* The includer asked for each chunk's indices one chunk ahead
  * (vq_prefetch_codes after each vq_load_chunk): the codebook fetches that
  * depend on them then find them loaded instead of waiting a memory round
- * trip before the multiply-adds can start. Only for a few texels per row,
- * as measured on the NVIDIA H200 (VQ time / dense time, vq bench
- * --conv-shapes): 1x1 convs with d = 2 (1 texel) 0.98-1.02 with it against
- * 1.05-1.10 without, 3x3 with d = 2 (5 texels) 0.99-1.01 against
- * 1.01-1.03; but 3x3 with d = 1 (9 texels, 72 more registers held across
- * the multiply-adds) 1.07-1.14 against 1.06. */
-const bool VQ_CODES_AHEAD = VQ_CODE_TEXELS <= 5;
+ * trip before the multiply-adds can start. Only for a few index texels
+ * per row, as measured on the NVIDIA H200 when a texel held 4 indices (VQ
+ * time / dense time, vq bench --conv-shapes): 1x1 convs with d = 2 (1
+ * texel) 0.98-1.02 with it against 1.05-1.10 without, 3x3 with d = 2 (5
+ * texels) 0.99-1.01 against 1.01-1.03; but 3x3 with d = 1 (9 texels, 72
+ * more registers held across the multiply-adds) 1.07-1.14 against 1.06.
+ * With up to 16 indices per texel the same chunks qualify when at most 8
+ * words are held: 3x3 with d = 2 (2 texels of 4 words) does, d = 1 (3 of
+ * 4) does not. That layout is not yet measured on a GPU. */
+const bool VQ_CODES_AHEAD = VQ_CODE_TEXELS * VQ_CODE_WORDS <= 8;
 uvec4 vq_codes[VQ_LANE_ROWS][VQ_CODE_TEXELS];
 
 void vq_prefetch_codes (uint row[VQ_LANE_ROWS], int c4)
@@ -126,40 +149,35 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
     }
   }
 #elif defined(VQ_WEIGHTS_VQ_CHUNKED)
-  /* d = 4: sub-vector k of the chunk is weight texel k. The host stores
-   * the chunk's KHKW indices as bytes from a 4-aligned position (see
-   * conv.c), so one RGBA8UI fetch yields 4 indices. */
-  for (int h = 0; h < VQ_LANE_ROWS; h++)
-    for (int k4 = 0; k4 < (KHKW + 3) / 4; k4++) {
-      uvec4 codes = VQ_CHUNK_CODES (row, h, c4, k4);
-      for (int c = 0; c < 4; c++) {
-        int k = 4 * k4 + c;
-        if (k < KHKW) {
-          uvec4 t[VQ_CB_TEXELS];
-          VQ_CB_FETCH (t, codes[c]);
-          [[unroll]] for (int m = 0; m < 4; m++)
-            w_rows[h][4 * k + m] = VQ_CB_VALUE (t, m);
-        }
-      }
+  /* d = 4: sub-vector k of the chunk is weight texel k; the chunk's KHKW
+   * indices are bytes of its index texels (see above). */
+  for (int h = 0; h < VQ_LANE_ROWS; h++) {
+    uvec4 codes[VQ_CODE_TEXELS];
+    [[unroll]] for (int t4 = 0; t4 < VQ_CODE_TEXELS; t4++)
+      codes[t4] = VQ_CHUNK_CODES (row, h, c4, t4);
+    [[unroll]] for (int k = 0; k < KHKW; k++) {
+      uvec4 t[VQ_CB_TEXELS];
+      VQ_CB_FETCH (t, VQ_CODE (codes, h, k));
+      [[unroll]] for (int m = 0; m < 4; m++)
+        w_rows[h][4 * k + m] = VQ_CB_VALUE (t, m);
     }
+  }
 #elif defined(VQ_WEIGHTS_VQ_ANY_D)
-  /* Sub-vectors of any length d (the compressor picks d per layer). The
-   * host lays out, per (row, chunk), the indices of the sub-vectors that
-   * overlap the chunk as bytes from a 4-aligned position (ROW4 texels of
-   * 4), and pads codebook entries to whole texels: one fetch gives 4
-   * indices or 4 values of an entry. A sub-vector may straddle chunks. */
+  /* Sub-vectors of any length d (the compressor picks d per layer): the
+   * indices of those that overlap the chunk are bytes of its index texels
+   * (see above). A sub-vector may straddle chunks. */
   if ((4 * KHKW) % VQ_D == 0) {
     /* Chunks hold whole sub-vectors (every d but 5 here): sub-vector sl of
      * the chunk fills w_rows[h][sl * d ..], constant indices once the
      * loops are unrolled, so w_rows stays out of per-lane scratch memory. */
     const int SUBS = 4 * KHKW / VQ_D;
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
-      uvec4 codes[ROW4];
-      [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
-        codes[s4] = VQ_CHUNK_CODES (row, h, c4, s4);
+      uvec4 codes[VQ_CODE_TEXELS];
+      [[unroll]] for (int t4 = 0; t4 < VQ_CODE_TEXELS; t4++)
+        codes[t4] = VQ_CHUNK_CODES (row, h, c4, t4);
       [[unroll]] for (int sl = 0; sl < SUBS; sl++) {
         uvec4 t[VQ_CB_TEXELS];
-        VQ_CB_FETCH (t, codes[sl / 4][sl % 4]);
+        VQ_CB_FETCH (t, VQ_CODE (codes, h, sl));
         [[unroll]] for (int m = 0; m < VQ_D; m++)
           w_rows[h][sl * VQ_D + m] = VQ_CB_VALUE (t, m);
       }
@@ -175,16 +193,17 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
     int base = c4 * 4 * KHKW;
     int phase = base - base / VQ_D * VQ_D;
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
-      uvec4 codes[ROW4];
-      [[unroll]] for (int s4 = 0; s4 < ROW4; s4++)
-        codes[s4] = VQ_CHUNK_CODES (row, h, c4, s4);
+      uvec4 codes[VQ_CODE_TEXELS];
+      [[unroll]] for (int t4 = 0; t4 < VQ_CODE_TEXELS; t4++)
+        codes[t4] = VQ_CHUNK_CODES (row, h, c4, t4);
+      /* Slots past the host's layout are never needed (zero then). */
+      const int LAID_OUT = VQ_PAIRED ? 2 : 4 * VQ_CODE_WORDS * VQ_CODE_TEXELS;
       float sv[SLOTS * VQ_D];
       [[unroll]] for (int sl = 0; sl < SLOTS; sl++) {
-        /* Slots past the host's layout are never needed (zero then). */
         uvec4 t[VQ_CB_TEXELS];
-        VQ_CB_FETCH (t, codes[min (sl / 4, ROW4 - 1)][sl % 4]);
+        VQ_CB_FETCH (t, VQ_CODE (codes, h, min (sl, LAID_OUT - 1)));
         [[unroll]] for (int m = 0; m < VQ_D; m++)
-          sv[sl * VQ_D + m] = sl < 4 * ROW4 ? VQ_CB_VALUE (t, m) : 0.0;
+          sv[sl * VQ_D + m] = sl < LAID_OUT ? VQ_CB_VALUE (t, m) : 0.0;
       }
       /* Stages written out: loops whose bounds are constant only once an
        * outer loop is unrolled stay loops, and their indexing spills. */

@@ -302,6 +302,72 @@ test_vq_codebook_halves (void)
     }
 }
 
+/* The layout conv path `path` gives the case's indices (conv.c,
+ * chunk_indices). */
+static vq_vk_conv
+index_layout (const vq_conv_case *c, vq_vk_conv_path path)
+{
+  vq_graph *graph = vq_vk_test_conv_graph (c, 5);
+  vq_vk_conv conv;
+  vq_vk_conv_placement placement = {0};
+  GError *error = NULL;
+  g_assert_true (vq__vk_conv_prepare (ctx, &conv, graph, &graph->nodes[0], &placement, path,
+                                      &error));
+  g_assert_no_error (error);
+  g_assert_true (conv.chunked);
+  vq_vk_conv layout = conv;
+  vq__vk_conv_clear (ctx, &conv);
+  vq_graph_free (graph);
+  return layout;
+}
+
+/* Sub-vectors of length d overlapping one chunk of `chunk` weights, at most. */
+static int32_t
+slots_per_chunk (int32_t chunk, int32_t d, int32_t chunks)
+{
+  int32_t slots = 0;
+  for (int32_t c4 = 0; c4 < chunks; c4++)
+    slots = MAX (slots, (c4 * chunk + chunk - 1) / d - c4 * chunk / d + 1);
+  return slots;
+}
+
+static void
+test_vq_index_layout (void)
+{
+  /* The chunked forms read a chunk's indices as bytes of whole 32-bit
+   * words, in texels of 1, 2 or 4 words (each texel fetch costs a function
+   * call on lavapipe). Where a chunk overlaps at most 2 sub-vectors (1x1,
+   * d >= 2), conv2d_gemm and _ksplit pair rows 2m and 2m + 1 in one word;
+   * conv2d_wino, one row per lane, never does. An odd cout leaves the last
+   * pair half empty, and every path must still match the reference. */
+  for (int32_t d = 1; d <= 5; d++)
+    for (int pointwise = 0; pointwise < 2; pointwise++) {
+      vq_conv_case c = base_case ();
+      make_vq (&c, d, 256);
+      c.cout = 37;
+      if (pointwise)
+        make_pointwise (&c);
+      int32_t chunk = 4 * c.kh * c.kw, slots = slots_per_chunk (chunk, d, c.cin / 4);
+      vq_vk_conv gemm = index_layout (&c, VQ_VK_CONV_GEMM);
+      g_assert_cmpint (gemm.paired_indices, ==, slots <= 2);
+      g_assert_true (gemm.code_words == 1 || gemm.code_words == 2 || gemm.code_words == 4);
+      if (!gemm.paired_indices) {
+        int32_t words = gemm.code_texels * gemm.code_words;
+        g_assert_cmpint (4 * words, >=, slots);
+        g_assert_cmpint (4 * (words - gemm.code_words), <, slots); /* no empty texel */
+      }
+      if (!pointwise) {
+        vq_vk_conv wino = index_layout (&c, VQ_VK_CONV_WINO);
+        g_assert_false (wino.paired_indices);
+        g_assert_cmpint (wino.code_texels, ==, gemm.code_texels);
+      }
+      g_test_message ("d %d, %dx%d: %d index slots per chunk, %s, %d texel(s) of %d word(s)",
+                      d, c.kh, c.kw, slots, gemm.paired_indices ? "paired" : "unpaired",
+                      gemm.code_texels, gemm.code_words);
+      every_path (&c);
+    }
+}
+
 static void
 test_ksplit_wide (void)
 {
@@ -472,6 +538,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq-chunked-d4", test_vq_chunked_d4);
   g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
   g_test_add_func ("/vulkan/conv/vq-codebook-halves", test_vq_codebook_halves);
+  g_test_add_func ("/vulkan/conv/vq-index-layout", test_vq_index_layout);
   g_test_add_func ("/vulkan/conv/ksplit-wide", test_ksplit_wide);
   g_test_add_func ("/vulkan/conv/ksplit-tiling", test_ksplit_tiling);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);

@@ -61,37 +61,74 @@ upload_floats (vq_vk_context *ctx, vq_vk_buffer *buffer, const float *values, in
 
 /* VQ indices for conv2d_gemm_vqc (d = 4) and conv2d_gemm_vqa (any d): per
  * output row n and 4-channel chunk c4 (36 weights for a 3x3 conv), the
- * indices of the sub-vectors that overlap the chunk, one byte each from a
- * 4-aligned position: chunk (n, c4) at bytes (n * cin_g4 + c4) * slots. The
- * shader reads 4 indices per RGBA8UI fetch instead of one, and 4-bit
- * indices cost no unpacking. Still indices, never decoded weights.
+ * indices of the sub-vectors that overlap the chunk, one byte each, low
+ * byte of a 32-bit word first, in whole texels of 1, 2 or 4 words
+ * (R32UI, RG32UI or RGBA32UI: conv->code_words): chunk (n, c4) at texel
+ * (n * cin_g4 + c4) * conv->code_texels. Still indices, never decoded
+ * weights.
+ *
+ * Why wide texels: each texel fetch is a function call in lavapipe's
+ * generated code, of 40-60 instructions with the call, whatever the
+ * format. A 3x3 chunk with d = 1 takes 3 fetches instead of 9 RGBA8UI
+ * ones; d = 2, 2 instead of 5.
+ *
+ * Paired (conv->paired_indices; conv2d_gemm and _ksplit, whose lanes each
+ * decode rows 2l and 2l + 1, when a chunk overlaps at most 2 sub-vectors,
+ * as in a 1x1 conv with d >= 2): rows 2m and 2m + 1 share the word of
+ * chunk (m, c4), bytes 0-1 and 2-3, so a lane fetches its indices once per
+ * chunk instead of twice. A 1x1 chunk with d = 2 is then 1 index and 4
+ * codebook fetches, against dense fp16's 2 fetches.
  * Returns NULL when the blob holds fewer indices than the weights need. */
 static guint8 *
-chunk_indices (const vq_blob *indices, int32_t cout, int32_t cin_g4, int32_t khkw, int32_t d,
-               int32_t *slots4, gsize *bytes)
+chunk_indices (const vq_vk_conv *conv, const vq_blob *indices, int32_t cout, int32_t cin_g4,
+               int32_t khkw, int32_t d, gsize *bytes)
 {
-  int32_t chunk = 4 * khkw, per_row = (cin_g4 * chunk + d - 1) / d, slots = 0;
+  int32_t chunk = 4 * khkw, per_row = (cin_g4 * chunk + d - 1) / d;
   const guint8 *data = indices->data;
 
   if ((indices->dtype == VQ_DTYPE_U4 ? indices->nbytes * 2 : indices->nbytes) <
       (gsize) cout * per_row)
     return NULL;
-  for (int32_t c4 = 0; c4 < cin_g4; c4++)
-    slots = MAX (slots, (c4 * chunk + chunk - 1) / d - c4 * chunk / d + 1);
-  slots = round_up4 (slots);
-  *slots4 = slots / 4;
-  *bytes = MAX ((gsize) cout * cin_g4 * slots, 16);
+  gsize chunk_bytes = (gsize) conv->code_texels * conv->code_words * 4;
+  gsize rows = conv->paired_indices ? (gsize) (cout + 1) / 2 : (gsize) cout;
+  *bytes = MAX (rows * cin_g4 * chunk_bytes, 16);
   guint8 *chunked = g_malloc0 (*bytes);
   for (int32_t n = 0; n < cout; n++)
     for (int32_t c4 = 0; c4 < cin_g4; c4++) {
       int32_t first = c4 * chunk / d, last = (c4 * chunk + chunk - 1) / d;
+      gsize at = conv->paired_indices
+                   ? ((gsize) (n / 2) * cin_g4 + c4) * chunk_bytes + (gsize) (n % 2) * 2
+                   : ((gsize) n * cin_g4 + c4) * chunk_bytes;
       for (int32_t sv = first; sv <= last; sv++) {
         gsize e = (gsize) n * per_row + (gsize) sv;
         guint8 code = indices->dtype == VQ_DTYPE_U4 ? (data[e / 2] >> (4 * (e % 2))) & 15 : data[e];
-        chunked[((gsize) n * cin_g4 + c4) * slots + (sv - first)] = code;
+        chunked[at + (gsize) (sv - first)] = code;
       }
     }
   return chunked;
+}
+
+/* How chunk_indices lays out a conv's indices (the shader's VQ_PAIRED,
+ * VQ_CODE_WORDS and VQ_CODE_TEXELS). wino: conv2d_wino, whose lanes decode
+ * one row each, so there is nothing to pair. */
+static void
+chunk_layout (vq_vk_conv *conv, bool wino, int32_t cin_g4, int32_t khkw, int32_t d)
+{
+  int32_t slots = 0, chunk = 4 * khkw;
+  for (int32_t c4 = 0; c4 < cin_g4; c4++)
+    slots = MAX (slots, (c4 * chunk + chunk - 1) / d - c4 * chunk / d + 1);
+  int32_t words = (slots + 3) / 4;
+  conv->paired_indices = !wino && slots <= 2;
+  conv->code_words = conv->paired_indices ? 1 : words <= 2 ? words : 4;
+  conv->code_texels = conv->paired_indices ? 1 : (words + conv->code_words - 1) / conv->code_words;
+}
+
+static VkFormat
+words_format (int32_t words)
+{
+  return words == 1 ? VK_FORMAT_R32_UINT
+         : words == 2 ? VK_FORMAT_R32G32_UINT
+                      : VK_FORMAT_R32G32B32A32_UINT;
 }
 
 /* 4-bit VQ indices for conv2d_gemm_vqw and conv2d_wino_vqw (d = 8, 12,
@@ -219,7 +256,7 @@ codebook_words (const vq_blob *codebook, bool *halves, VkFormat *format, gsize *
 
 static gboolean
 upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
-           const vq_conv_params *p, int32_t cin_g, int32_t *slots4, VkFormat *format,
+           const vq_conv_params *p, int32_t cin_g, int32_t *row4, VkFormat *format,
            GError **error)
 {
   const vq_blob *codebook = &graph->blobs[p->weights.codebook];
@@ -243,7 +280,7 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
     gsize bytes;
     guint32 *words = word_indices (indices, p->out_channels,
                                    (int32_t) ((cin_g * p->kernel_h * p->kernel_w + d - 1) / d),
-                                   slots4, &bytes);
+                                   row4, &bytes);
     if (!words) {
       g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
                    "Vulkan: conv indices hold fewer sub-vectors than the weights need");
@@ -258,16 +295,18 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   }
   if (ok && conv->chunked) {
     gsize bytes;
-    guint8 *chunked = chunk_indices (indices, p->out_channels, cin_g / 4,
-                                     p->kernel_h * p->kernel_w, codebook->shape.dims[1], slots4,
-                                     &bytes);
+    guint8 *chunked = chunk_indices (conv, indices, p->out_channels, cin_g / 4,
+                                     p->kernel_h * p->kernel_w, codebook->shape.dims[1], &bytes);
     if (!chunked) {
       g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
                    "Vulkan: conv indices hold fewer sub-vectors than the weights need");
       return FALSE;
     }
+    *row4 = conv->code_texels;
     ok = vq__vk_buffer_init (ctx, &conv->indices, bytes, false, error) &&
-         vq__vk_buffer_write (ctx, &conv->indices, 0, chunked, bytes, error);
+         vq__vk_buffer_write (ctx, &conv->indices, 0, chunked, bytes, error) &&
+         vq__vk_buffer_view (ctx, &conv->indices, words_format (conv->code_words), 0,
+                             VK_WHOLE_SIZE, &conv->views[3], error);
     g_free (chunked);
     return ok;
   }
@@ -277,16 +316,15 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
 }
 
 /* The views of the weight buffers; upload_vq has made the index view
- * already where the indices are words (R32UI). */
+ * already where the indices are words (the _vqw and chunked forms). */
 static gboolean
 create_views (vq_vk_context *ctx, vq_vk_conv *conv, VkFormat weight_format, GError **error)
 {
   return vq__vk_buffer_view (ctx, &conv->weights, weight_format, 0, VK_WHOLE_SIZE,
                              &conv->views[2], error) &&
          (conv->views[3] ||
-          vq__vk_buffer_view (ctx, &conv->indices,
-                             conv->chunked ? VK_FORMAT_R8G8B8A8_UINT : VK_FORMAT_R8_UINT, 0,
-                              VK_WHOLE_SIZE, &conv->views[3], error)) &&
+          vq__vk_buffer_view (ctx, &conv->indices, VK_FORMAT_R8_UINT, 0, VK_WHOLE_SIZE,
+                              &conv->views[3], error)) &&
          vq__vk_buffer_view (ctx, &conv->bias, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
                              &conv->views[4], error) &&
          vq__vk_buffer_view (ctx, &conv->scale, VK_FORMAT_R32_SFLOAT, 0, VK_WHOLE_SIZE,
@@ -336,6 +374,9 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   conv->gemm = strcmp (family, "direct") != 0;
   conv->vq = p->weights.dense < 0;
   conv->chunked = chunked_vq (conv->gemm, graph, p);
+  if (conv->chunked)
+    chunk_layout (conv, strcmp (family, "wino") == 0, cin_g / 4, khkw,
+                  graph->blobs[p->weights.codebook].shape.dims[1]);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
 
   gboolean ok;
@@ -403,6 +444,8 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     (uint32_t) (placement->activation ? placement->act_plane0 + placement->act_planes
                                       : G_MAXINT32),
     conv->codebook_halves,
+    conv->paired_indices,
+    (uint32_t) conv->code_words,
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);

@@ -25,7 +25,7 @@ typedef struct {
 } vq_vk_conv_placement;
 
 /* Specialization constants of the conv shaders (see conv.c). */
-enum { VQ_VK_CONV_SPEC_COUNT = 29 };
+enum { VQ_VK_CONV_SPEC_COUNT = 31 };
 
 typedef struct {
   vq_vk_pipeline pipeline;
@@ -40,6 +40,10 @@ typedef struct {
   bool vq;
   bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc/vqa */
   bool codebook_halves;  /* chunked: the codebook as fp16 pairs */
+  /* chunked: how the indices are laid out (conv.c, chunk_indices) */
+  bool paired_indices;   /* two rows' indices per word */
+  int32_t code_words;    /* 32-bit words per index texel: 1, 2 or 4 */
+  int32_t code_texels;   /* index texels per row and chunk */
   int64_t macs;          /* multiply-accumulates per run */
   /* The pipeline to build, kept from _prepare to _build_pipeline. */
   char shader[32];
