@@ -98,6 +98,12 @@ void vq_prefetch_codes (uint row[VQ_LANE_ROWS], int c4)
 #else
 #define VQ_CHUNK_CODES(row, h, c4, t) VQ_FETCH_CODES (row, h, c4, t)
 #endif
+
+/* Declares codes, the index texels of row row[h]'s chunk c4. */
+#define VQ_ROW_CODES(codes, row, h, c4)                                        \
+  uvec4 codes[VQ_CODE_TEXELS];                                                 \
+  [[unroll]] for (int t_ = 0; t_ < VQ_CODE_TEXELS; t_++)                       \
+    codes[t_] = VQ_CHUNK_CODES (row, h, c4, t_)
 #else
 #undef VQ_PREFETCH_CODES /* no chunked indices to fetch ahead */
 #endif
@@ -152,9 +158,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
   /* d = 4: sub-vector k of the chunk is weight texel k; the chunk's KHKW
    * indices are bytes of its index texels (see above). */
   for (int h = 0; h < VQ_LANE_ROWS; h++) {
-    uvec4 codes[VQ_CODE_TEXELS];
-    [[unroll]] for (int t4 = 0; t4 < VQ_CODE_TEXELS; t4++)
-      codes[t4] = VQ_CHUNK_CODES (row, h, c4, t4);
+    VQ_ROW_CODES (codes, row, h, c4);
     [[unroll]] for (int k = 0; k < KHKW; k++) {
       uvec4 t[VQ_CB_TEXELS];
       VQ_CB_FETCH (t, VQ_CODE (codes, h, k));
@@ -172,9 +176,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
      * loops are unrolled, so w_rows stays out of per-lane scratch memory. */
     const int SUBS = 4 * KHKW / VQ_D;
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
-      uvec4 codes[VQ_CODE_TEXELS];
-      [[unroll]] for (int t4 = 0; t4 < VQ_CODE_TEXELS; t4++)
-        codes[t4] = VQ_CHUNK_CODES (row, h, c4, t4);
+      VQ_ROW_CODES (codes, row, h, c4);
       [[unroll]] for (int sl = 0; sl < SUBS; sl++) {
         uvec4 t[VQ_CB_TEXELS];
         VQ_CB_FETCH (t, VQ_CODE (codes, h, sl));
@@ -193,9 +195,7 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
     int base = c4 * 4 * KHKW;
     int phase = base - base / VQ_D * VQ_D;
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
-      uvec4 codes[VQ_CODE_TEXELS];
-      [[unroll]] for (int t4 = 0; t4 < VQ_CODE_TEXELS; t4++)
-        codes[t4] = VQ_CHUNK_CODES (row, h, c4, t4);
+      VQ_ROW_CODES (codes, row, h, c4);
       /* Slots past the host's layout are never needed (zero then). */
       const int LAID_OUT = VQ_PAIRED ? 2 : 4 * VQ_CODE_WORDS * VQ_CODE_TEXELS;
       float sv[SLOTS * VQ_D];
