@@ -231,9 +231,7 @@ codebook_words (const vq_blob *codebook, bool *halves, VkFormat *format, gsize *
   *halves = codebook->dtype == VQ_DTYPE_F16 && d > 1;
   int32_t used = *halves ? (d + 1) / 2 : d;
   int32_t stride = used <= 2 ? used : round_up4 (used);
-  *format = stride == 1   ? VK_FORMAT_R32_UINT
-            : stride == 2 ? VK_FORMAT_R32G32_UINT
-                          : VK_FORMAT_R32G32B32A32_UINT;
+  *format = words_format (MIN (stride, 4));
   *bytes = (gsize) MAX (k * stride, 4) * 4;
   guint32 *words = g_malloc0 (*bytes);
   const uint16_t *half = codebook->data;
