@@ -294,7 +294,7 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   if (ok && conv->chunked) {
     gsize bytes;
     guint8 *chunked = chunk_indices (conv, indices, p->out_channels, cin_g / 4,
-                                     p->kernel_h * p->kernel_w, codebook->shape.dims[1], &bytes);
+                                     p->kernel_h * p->kernel_w, d, &bytes);
     if (!chunked) {
       g_set_error (error, VQ_ERROR, VQ_ERROR_FORMAT,
                    "Vulkan: conv indices hold fewer sub-vectors than the weights need");
@@ -372,15 +372,14 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
   conv->gemm = strcmp (family, "direct") != 0;
   conv->vq = p->weights.dense < 0;
   conv->chunked = chunked_vq (conv->gemm, graph, p);
-  if (conv->chunked)
-    chunk_layout (conv, strcmp (family, "wino") == 0, cin_g / 4, khkw,
-                  graph->blobs[p->weights.codebook].shape.dims[1]);
   conv->macs = (int64_t) out->dims[2] * out->dims[3] * cout * cin_g * khkw;
 
   gboolean ok;
   if (conv->vq) {
     const vq_blob *codebook = &graph->blobs[p->weights.codebook];
     vq_d = codebook->shape.dims[1];
+    if (conv->chunked)
+      chunk_layout (conv, strcmp (family, "wino") == 0, cin_g / 4, khkw, vq_d);
     vq_row = (cin_g * khkw + vq_d - 1) / vq_d;
     ok = upload_vq (ctx, conv, graph, p, cin_g, &row4, &weight_format, error);
   } else {
