@@ -178,6 +178,10 @@ void vq_load_chunk (uint row[VQ_LANE_ROWS], int c4)
     for (int h = 0; h < VQ_LANE_ROWS; h++) {
       VQ_ROW_CODES (codes, row, h, c4);
       [[unroll]] for (int sl = 0; sl < SUBS; sl++) {
+        if (VQ_CB_GRID > 0) { /* d = 1 */
+          w_rows[h][sl] = VQ_CB_GRID_VALUE (VQ_CODE (codes, h, sl));
+          continue;
+        }
         uvec4 t[VQ_CB_TEXELS];
         VQ_CB_FETCH (t, VQ_CODE (codes, h, sl));
         [[unroll]] for (int m = 0; m < VQ_D; m++)

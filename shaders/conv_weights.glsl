@@ -44,6 +44,14 @@ const int VQ_CB_TEXELS = VQ_CB_WORDS <= 2 ? 1 : (VQ_CB_WORDS + 3) / 4;
   (VQ_CB_HALVES ? unpackHalf2x16 ((t)[min ((m) / 8, VQ_CB_TEXELS - 1)][((m) / 2) % 4])[(m) % 2] \
                 : uintBitsToFloat ((t)[min ((m) / 4, VQ_CB_TEXELS - 1)][(m) % 4]))
 
+/* d = 1 with the compressor's grid codebook, entry i = (i - VQ_CB_GRID) /
+ * VQ_CB_GRID (vq/layer.c, vq__grid_applies; conv.c, grid_half checks every
+ * entry): the weight is computed from the index, exactly as the table holds
+ * it, instead of fetched. 0: a learned codebook, fetched. */
+layout (constant_id = 31) const int VQ_CB_GRID = 0;
+#define VQ_CB_GRID_VALUE(code)                                                \
+  (float (int (code) - VQ_CB_GRID) * (1.0 / float (VQ_CB_GRID)))
+
 /* Fetches the texels t of codebook entry `code`. */
 #define VQ_CB_FETCH(t, code)                                                  \
   [[unroll]] for (int t_ = 0; t_ < VQ_CB_TEXELS; t_++)                        \

@@ -218,11 +218,12 @@ check_vq_ratio (GPtrArray *words, guint ms_at, guint ratio_at, double f16)
 }
 
 /* One row of the --conv-shapes table: "KxK/S C@H -> C@H", then n, shader,
- * f32 ms, f16 ms, vq8 ms, vq4 ms, vq8/d, vq4/d [own ms, own/d, setting]. */
+ * f32 ms, f16 ms, vq8 ms, vq4 ms, d1 ms, vq8/d, vq4/d, d1/d [own ms, own/d,
+ * setting]. */
 static void
 check_conv_shape_row (GPtrArray *words, int *convs)
 {
-  g_assert_cmpuint (words->len, >=, 4 + 8);
+  g_assert_cmpuint (words->len, >=, 4 + 10);
   *convs += atoi (g_ptr_array_index (words, 4));
   const char *shader = g_ptr_array_index (words, 5);
   g_assert_true (!strcmp (shader, "wino") || !strcmp (shader, "gemm") ||
@@ -234,12 +235,13 @@ check_conv_shape_row (GPtrArray *words, int *convs)
   if (!strcmp (g_ptr_array_index (words, 8), "-"))
     return; /* no VQ variant: cin % 4 != 0 (the stem) */
   /* Each VQ/dense ratio is that VQ time over the fp16 dense time. */
-  check_vq_ratio (words, 8, 10, f16);
-  check_vq_ratio (words, 9, 11, f16);
-  if (words->len > 12) {
+  check_vq_ratio (words, 8, 11, f16);
+  check_vq_ratio (words, 9, 12, f16);
+  check_vq_ratio (words, 10, 13, f16);
+  if (words->len > 14) {
     int d = 0, k = 0;
-    check_vq_ratio (words, 12, 13, f16);
-    g_assert_cmpint (sscanf (g_ptr_array_index (words, 14), "d%dk%d", &d, &k), ==, 2);
+    check_vq_ratio (words, 14, 15, f16);
+    g_assert_cmpint (sscanf (g_ptr_array_index (words, 16), "d%dk%d", &d, &k), ==, 2);
     g_assert_cmpint (d, >=, 1);
     g_assert_cmpint (k, >=, 2);
   }
@@ -267,7 +269,7 @@ test_conv_shapes (void)
     GPtrArray *words = line_words (*line);
     check_conv_shape_row (words, &shape_convs);
     rows++;
-    own_rows += words->len > 12;
+    own_rows += words->len > 14;
     g_ptr_array_free (words, TRUE);
   }
   g_strfreev (lines);

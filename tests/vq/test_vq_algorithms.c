@@ -338,6 +338,48 @@ test_gptvq_beats_nearest (void)
 }
 
 static void
+test_d1_grid (void)
+{
+  /* d = 1 (an even, power-of-two K) quantizes on the grid (i - K/2) / (K/2)
+   * that the Vulkan shaders compute instead of fetch: the codebook is
+   * exactly that grid after every refit, plain rounding (scale at the row's
+   * peak) never clips, so each weight is within half a step, s / K, of
+   * its value, and the Hessian method's error feedback still beats it. */
+  problem p = make_problem (17, 24, 27, 0.5);
+  static const int32_t ks[] = {256, 16, 4};
+  for (gsize i = 0; i < G_N_ELEMENTS (ks); i++) {
+    int32_t k = ks[i];
+    vq__quantize_options options;
+    vq__quantize_options_init (&options, 1, k);
+    options.method = VQ__METHOD_KMEANS;
+    double plain_rel, hessian_rel;
+    vq__vq_layer plain, hessian;
+    g_assert_true (vq__quantize_layer (p.w, p.rows, p.cols, p.h, &options, &plain, &plain_rel,
+                                       NULL));
+    options.method = VQ__METHOD_HESSIAN;
+    g_assert_true (vq__quantize_layer (p.w, p.rows, p.cols, p.h, &options, &hessian,
+                                       &hessian_rel, NULL));
+    for (int32_t e = 0; e < k; e++) {
+      double grid = (double) (e - k / 2) / (double) (k / 2);
+      g_assert_cmpfloat (plain.codebook[e], ==, grid);
+      g_assert_cmpfloat (hessian.codebook[e], ==, grid);
+    }
+    for (int64_t o = 0; o < p.rows; o++)
+      for (int64_t j = 0; j < p.cols; j++) {
+        double s = plain.scales[o];
+        double decoded = s * plain.codebook[plain.codes[o * plain.n_sub + j]];
+        g_assert_cmpfloat (fabs (p.w[o * p.cols + j] - decoded), <=, s / k * (1.0 + 1e-9));
+      }
+    g_test_message ("K = %d: relative output error, rounding %.4g, Hessian method %.4g", k,
+                    plain_rel, hessian_rel);
+    g_assert_cmpfloat (hessian_rel, <, plain_rel);
+    vq__vq_layer_clear (&plain);
+    vq__vq_layer_clear (&hessian);
+  }
+  problem_clear (&p);
+}
+
+static void
 test_deterministic_across_threads (void)
 {
   problem p = make_problem (17, 40, 27, 0.3);
@@ -382,6 +424,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vq/refit/least-squares", test_refit_is_least_squares);
   g_test_add_func ("/vq/assign/diagonal-is-nearest", test_gptvq_diagonal_is_nearest);
   g_test_add_func ("/vq/assign/gptvq-beats-nearest", test_gptvq_beats_nearest);
+  g_test_add_func ("/vq/quantize/d1-grid", test_d1_grid);
   g_test_add_func ("/vq/quantize/deterministic", test_deterministic_across_threads);
   g_test_add_func ("/vq/quantize/bad-options", test_bad_options);
   return g_test_run ();

@@ -369,6 +369,35 @@ test_vq_index_layout (void)
 }
 
 static void
+test_vq_grid_codebook (void)
+{
+  /* A d = 1 codebook that is the compressor's grid, (i - K/2) / (K/2):
+   * the chunked shaders compute each weight from its index instead of
+   * fetching it. It must be recognised with 8- and 4-bit indices, fp16 and
+   * fp32 codebooks, 3x3 and 1x1, give the reference's results on every
+   * path, and a learned d = 1 codebook must still be fetched. */
+  static const int32_t ks[] = {256, 16};
+  for (gsize i = 0; i < G_N_ELEMENTS (ks); i++)
+    for (int f16 = 0; f16 < 2; f16++)
+      for (int pointwise = 0; pointwise < 2; pointwise++) {
+        vq_conv_case c = base_case ();
+        make_vq (&c, 1, ks[i]);
+        c.vq_grid = TRUE;
+        c.vq_f16 = f16;
+        c.cout = 37;
+        if (pointwise)
+          make_pointwise (&c);
+        g_assert_cmpint (index_layout (&c, VQ_VK_CONV_GEMM).codebook_grid, ==, ks[i] / 2);
+        if (!pointwise)
+          g_assert_cmpint (index_layout (&c, VQ_VK_CONV_WINO).codebook_grid, ==, ks[i] / 2);
+        every_path (&c);
+      }
+  vq_conv_case learned = base_case ();
+  make_vq (&learned, 1, 256);
+  g_assert_cmpint (index_layout (&learned, VQ_VK_CONV_GEMM).codebook_grid, ==, 0);
+}
+
+static void
 test_ksplit_wide (void)
 {
   /* Many input channels on few pixels, the shape conv2d_ksplit is for:
@@ -539,6 +568,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/conv/vq-any-d", test_vq_any_d);
   g_test_add_func ("/vulkan/conv/vq-codebook-halves", test_vq_codebook_halves);
   g_test_add_func ("/vulkan/conv/vq-index-layout", test_vq_index_layout);
+  g_test_add_func ("/vulkan/conv/vq-grid-codebook", test_vq_grid_codebook);
   g_test_add_func ("/vulkan/conv/ksplit-wide", test_ksplit_wide);
   g_test_add_func ("/vulkan/conv/ksplit-tiling", test_ksplit_tiling);
   g_test_add_func ("/vulkan/conv/vq-general-fallback", test_vq_general_fallback);

@@ -72,6 +72,18 @@ kmeans (const float *vectors, gsize n, int32_t d, int32_t k, float *codebook, gu
   }
 }
 
+/* The d = 1 grid codebook (i - K/2) / (K/2) and each value's nearest entry
+ * (values lie in [-1, 1] once rows are scaled to their peak). */
+static void
+grid (const float *values, gsize n, int32_t k, float *codebook, guint8 *assign)
+{
+  float half = (float) (k / 2);
+  for (int32_t i = 0; i < k; i++)
+    codebook[i] = ((float) i - half) / half;
+  for (gsize i = 0; i < n; i++)
+    assign[i] = (guint8) CLAMP (lroundf (values[i] * half + half), 0, k - 1);
+}
+
 vq_graph *
 vq_vk_test_conv_graph (const vq_conv_case *c, guint32 seed)
 {
@@ -127,12 +139,21 @@ vq_vk_test_conv_graph (const vq_conv_case *c, guint32 seed)
       for (int32_t j = 0; j < row; j++)
         norm += dense[o * row + j] * dense[o * row + j];
       scales[o] = c->vq_scales ? (float) sqrt (norm / row) * (1.0f + 0.5f * (o % 3)) : 1.0f;
+      if (c->vq_grid) {
+        float peak = 0;
+        for (int32_t j = 0; j < row; j++)
+          peak = MAX (peak, fabsf (dense[o * row + j]));
+        scales[o] = peak * (float) c->vq_k / (float) (c->vq_k - 2);
+      }
       for (int32_t j = 0; j < row; j++)
         vectors[(gsize) o * per_row * d + j] = dense[o * row + j] / scales[o];
     }
     float *codebook = g_new0 (float, (gsize) c->vq_k * d);
     guint8 *assign = g_new0 (guint8, n_vectors);
-    kmeans (vectors, n_vectors, d, c->vq_k, codebook, assign);
+    if (c->vq_grid)
+      grid (vectors, n_vectors, c->vq_k, codebook, assign);
+    else
+      kmeans (vectors, n_vectors, d, c->vq_k, codebook, assign);
     vq_shape cb_shape = vq_shape_make (2, (int32_t[]) {c->vq_k, d});
     vq_shape idx_shape = vq_shape_make (2, (int32_t[]) {c->cout, per_row});
     if (c->vq_f16) {
@@ -155,7 +176,7 @@ vq_vk_test_conv_graph (const vq_conv_case *c, guint32 seed)
       p->weights.indices = (int32_t) vq_graph_add_blob_owned (graph, "indices", VQ_DTYPE_U8,
                                                               &idx_shape, assign);
     }
-    if (c->vq_scales) {
+    if (c->vq_scales || c->vq_grid) {
       vq_shape s_shape = vq_shape_make (1, (int32_t[]) {c->cout});
       p->weights.scales = (int32_t) vq_graph_add_blob_copy (graph, "scales", VQ_DTYPE_F32,
                                                             &s_shape, scales);

@@ -27,6 +27,9 @@ typedef struct {
   int32_t vq_k;        /* VQ codebook entries */
   gboolean vq_scales;  /* per-output-channel scales */
   gboolean vq_f16;     /* an fp16 codebook, as the compressor writes */
+  /* d = 1 only: the compressor's grid codebook, entry i = (i - K/2) / (K/2),
+   * each row scaled to its peak and rounded to the nearest entry */
+  gboolean vq_grid;
   gboolean bias;
 } vq_conv_case;
 

@@ -277,9 +277,9 @@ static gboolean
 print_conv_shapes (const vq_model *model, const char *device, int runs, GError **error)
 {
   const vq_graph *g = model->graph;
-  printf ("\n%-30s %3s %-6s %8s %8s %8s %8s %6s %6s  %s\n", "conv shape (in -> out)", "n",
-          "shader", "f32 ms", "f16 ms", "vq8 ms", "vq4 ms", "vq8/d", "vq4/d",
-          "model's own VQ: ms, /d, setting");
+  printf ("\n%-30s %3s %-6s %8s %8s %8s %8s %8s %6s %6s %6s  %s\n", "conv shape (in -> out)",
+          "n", "shader", "f32 ms", "f16 ms", "vq8 ms", "vq4 ms", "d1 ms", "vq8/d", "vq4/d",
+          "d1/d", "model's own VQ: ms, /d, setting");
   for (uint32_t t = 0; t < g->n_nodes; t++) {
     const vq_node *node = &g->nodes[t];
     gboolean seen = FALSE;
@@ -304,10 +304,10 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
     double dense = times.dense16_ms;
     printf ("%-30s %3d %-6s %8.3f %8.3f", name, count, times.family, times.dense_ms, dense);
     if (times.vq8_ms > 0)
-      printf (" %8.3f %8.3f %6.3f %6.3f", times.vq8_ms, times.vq4_ms, times.vq8_ms / dense,
-              times.vq4_ms / dense);
+      printf (" %8.3f %8.3f %8.3f %6.3f %6.3f %6.3f", times.vq8_ms, times.vq4_ms, times.grid_ms,
+              times.vq8_ms / dense, times.vq4_ms / dense, times.grid_ms / dense);
     else
-      printf (" %8s %8s %6s %6s", "-", "-", "-", "-");
+      printf (" %8s %8s %8s %6s %6s %6s", "-", "-", "-", "-", "-", "-");
     if (times.own_ms > 0) {
       const vq_shape *cb = &g->blobs[node->p.conv.weights.codebook].shape;
       printf ("  %7.3f %6.3f d%dk%d", times.own_ms, times.own_ms / dense, cb->dims[1],
@@ -318,7 +318,9 @@ print_conv_shapes (const vq_model *model, const char *device, int runs, GError *
   }
   printf ("(shader: conv2d_wino, _ksplit, _gemm or _direct, the same for dense and VQ\n"
           " weights; f32, f16: dense weights; vq8: 8-bit indices, d=4, K=256; vq4: 4-bit\n"
-          " indices, d=8, K=16; VQ codebooks in fp16 as the compressor writes them, so /d\n"
+          " indices, d=8, K=16; d1: 8-bit indices, d=1, K=256 on the grid codebook the\n"
+          " compressor writes for d=1, computed from the index in the shader; VQ\n"
+          " codebooks in fp16 as the compressor writes them, so /d\n"
           " divides by the f16 time; n: convs of that shape; the first such conv's own VQ\n"
           " weights when it has them; fastest of %d runs each, variants interleaved;\n"
           " GPU-timestamp wall time: compare the ratios, not the ms, on a loaded machine)\n",

@@ -83,7 +83,10 @@ candidate_error (const vq__conv_entry *conv, const vq__prepared_hessian *prepare
   double *wp = vq__pad_rows (w, rows, conv->cols, layer.cols_p);
   double *hd, *u;
   vq__prepared_hessian_pad (prepared, layer.cols_p, &hd, &u);
-  vq__init_scales (&layer, wp);
+  if (shared_codebook == NULL && vq__grid_applies (setting->d, setting->k))
+    vq__grid_init (&layer, wp); /* the same grid, the proxy rows' scales */
+  else
+    vq__init_scales (&layer, wp);
   vq__assign_gptvq (&layer, wp, u, options->n_threads);
   vq__refit_scales (&layer, wp, hd, options->n_threads);
   double reference = 0.0;

@@ -69,6 +69,26 @@ vq__init_scales (vq__vq_layer *layer, const double *w)
   }
 }
 
+gboolean
+vq__grid_applies (int32_t d, int32_t k)
+{
+  return d == 1 && k >= 4 && (k & (k - 1)) == 0;
+}
+
+void
+vq__grid_init (vq__vq_layer *layer, const double *w)
+{
+  double half = layer->k / 2;
+  for (int32_t i = 0; i < layer->k; i++)
+    layer->codebook[i] = (i - half) / half;
+  for (int64_t o = 0; o < layer->rows; o++) {
+    double peak = 0.0;
+    for (int64_t j = 0; j < layer->cols; j++)
+      peak = MAX (peak, fabs (w[o * layer->cols_p + j]));
+    layer->scales[o] = peak > 0.0 ? peak * half / (half - 1.0) : 1.0;
+  }
+}
+
 double
 vq__output_error (const vq__vq_layer *layer, const double *w, const double *h,
                   double *reference, int n_threads)

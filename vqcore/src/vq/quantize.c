@@ -1,6 +1,7 @@
 /* Quantizes one layer: seeds a codebook by k-means, then (Hessian method)
  * alternates GPTVQ assignment with the closed-form codebook and scale
- * refits, keeping the round with the smallest output error. */
+ * refits, keeping the round with the smallest output error. With d = 1 the
+ * codebook is a fixed uniform grid instead (vq__grid_applies). */
 #include <math.h>
 #include <string.h>
 
@@ -113,7 +114,10 @@ vq__quantize_layer (const float *w, int64_t rows, int64_t cols, const double *h,
     vq__prepared_hessian_clear (&own);
   }
 
-  if (options->fixed_codebook)
+  gboolean grid = options->fixed_codebook == NULL && vq__grid_applies (options->d, options->k);
+  if (grid)
+    vq__grid_init (out, wp);
+  else if (options->fixed_codebook)
     memcpy (out->codebook, options->fixed_codebook,
             (size_t) (options->k * options->d) * sizeof (double));
   else
@@ -128,7 +132,7 @@ vq__quantize_layer (const float *w, int64_t rows, int64_t cols, const double *h,
     double best_error = INFINITY;
     for (int32_t round = 0; round < MAX (1, options->rounds); round++) {
       vq__assign_gptvq (out, wp, u, options->n_threads);
-      if (!options->fixed_codebook) {
+      if (!options->fixed_codebook && !grid) {
         vq__vq_layer *layers[1] = { out };
         const double *ws[1] = { wp }, *hs[1] = { hd };
         vq__refit_codebook (layers, ws, hs, NULL, 1, options->n_threads);

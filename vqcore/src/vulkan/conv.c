@@ -252,6 +252,25 @@ codebook_words (const vq_blob *codebook, bool *halves, VkFormat *format, gsize *
   return words;
 }
 
+/* K/2 when the codebook is the compressor's d = 1 grid, entry i exactly
+ * (i - K/2) / (K/2) as the shaders compute it in fp32 (VQ_CB_GRID in
+ * shaders/conv_weights.glsl); 0 otherwise, and the shaders fetch it. A
+ * power-of-two K keeps every entry exact in fp16 and fp32. With the
+ * fetches gone d = 1 costs what dense weights do on lavapipe, where each
+ * fetch is a call in the generated code (README, "VQ decode"). */
+static int32_t
+grid_half (const vq_blob *codebook)
+{
+  int32_t k = codebook->shape.dims[0], d = codebook->shape.dims[1];
+  if (d != 1 || k < 4 || (k & (k - 1)) != 0)
+    return 0;
+  int32_t half = k / 2;
+  for (int32_t i = 0; i < k; i++)
+    if (vq_blob_get_f32 (codebook, i) != (float) (i - half) * (1.0f / (float) half))
+      return 0;
+  return half;
+}
+
 static gboolean
 upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
            const vq_conv_params *p, int32_t cin_g, int32_t *row4, VkFormat *format,
@@ -264,6 +283,7 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   if (conv->chunked) {
     gsize bytes;
     guint32 *words = codebook_words (codebook, &conv->codebook_halves, format, &bytes);
+    conv->codebook_grid = grid_half (codebook);
     ok = vq__vk_buffer_init (ctx, &conv->weights, bytes, false, error) &&
          vq__vk_buffer_write (ctx, &conv->weights, 0, words, bytes, error);
     g_free (words);
@@ -443,6 +463,7 @@ vq__vk_conv_prepare (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph
     conv->codebook_halves,
     conv->paired_indices,
     (uint32_t) conv->code_words,
+    (uint32_t) conv->codebook_grid,
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) == VQ_VK_CONV_SPEC_COUNT);
   memcpy (conv->spec, spec, sizeof spec);

@@ -25,7 +25,7 @@ typedef struct {
 } vq_vk_conv_placement;
 
 /* Specialization constants of the conv shaders (see conv.c). */
-enum { VQ_VK_CONV_SPEC_COUNT = 31 };
+enum { VQ_VK_CONV_SPEC_COUNT = 32 };
 
 typedef struct {
   vq_vk_pipeline pipeline;
@@ -40,6 +40,7 @@ typedef struct {
   bool vq;
   bool chunked;          /* VQ indices re-laid out for conv2d_gemm_vqc/vqa */
   bool codebook_halves;  /* chunked: the codebook as fp16 pairs */
+  int32_t codebook_grid; /* chunked, d = 1: K/2 of a grid codebook, else 0 */
   /* chunked: how the indices are laid out (conv.c, chunk_indices) */
   bool paired_indices;   /* two rows' indices per word */
   int32_t code_words;    /* 32-bit words per index texel: 1, 2 or 4 */

@@ -10,12 +10,13 @@
 #include "common/half.h"
 #include "conv.h"
 
-enum { VARIANTS = 5 };
+enum { VARIANTS = 6 };
 
 /* A graph holding a copy of conv `src` of `model` with random weights:
  * dense fp32 (variant 0) or fp16 (4), VQ d=4 K=256 8-bit indices (1), VQ
- * d=8 K=16 4-bit indices (2), VQ codebooks in fp16 as the compressor writes
- * them; or the model's own VQ weights (3). */
+ * d=8 K=16 4-bit indices (2), VQ d=1 K=256 on the compressor's grid
+ * codebook (5), VQ codebooks in fp16 as the compressor writes them; or the
+ * model's own VQ weights (3). */
 static vq_graph *
 conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
 {
@@ -67,13 +68,15 @@ conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
       p->weights.dense = (int32_t) vq_graph_add_blob_owned (graph, "w", VQ_DTYPE_F32, &shape, w);
     }
   } else {
-    int32_t d = variant == 1 ? 4 : 8, k = variant == 1 ? 256 : 16;
+    gboolean grid = variant == 5, four_bit = variant == 2;
+    int32_t d = grid ? 1 : four_bit ? 8 : 4, k = four_bit ? 16 : 256;
     int32_t per_row = (row + d - 1) / d;
     gsize n_vectors = (gsize) sp->out_channels * per_row;
     uint16_t *codebook = g_new (uint16_t, (gsize) k * d);
     for (int32_t i = 0; i < k * d; i++)
-      codebook[i] = vq__float_to_half ((float) g_rand_double_range (rand, -0.1, 0.1));
-    gsize bytes = variant == 1 ? n_vectors : (n_vectors + 1) / 2;
+      codebook[i] = vq__float_to_half (grid ? (float) (i - k / 2) / (float) (k / 2)
+                                            : (float) g_rand_double_range (rand, -0.1, 0.1));
+    gsize bytes = four_bit ? (n_vectors + 1) / 2 : n_vectors;
     guint8 *indices = g_new (guint8, bytes);
     for (gsize i = 0; i < bytes; i++)
       indices[i] = (guint8) g_rand_int_range (rand, 0, 256);
@@ -82,7 +85,7 @@ conv_graph (const vq_graph *model, const vq_node *src, int variant, GRand *rand)
     p->weights.codebook = (int32_t) vq_graph_add_blob_owned (graph, "codebook", VQ_DTYPE_F16,
                                                              &cb_shape, codebook);
     p->weights.indices = (int32_t) vq_graph_add_blob_owned (
-      graph, "indices", variant == 1 ? VQ_DTYPE_U8 : VQ_DTYPE_U4, &idx_shape, indices);
+      graph, "indices", four_bit ? VQ_DTYPE_U4 : VQ_DTYPE_U8, &idx_shape, indices);
   }
   vq_graph_add_node (graph, &node);
   vq_graph_add_input (graph, in);
@@ -118,7 +121,7 @@ vq__vk_conv_times (const vq_graph *model, uint32_t node, const char *device, int
   for (int v = 0; v < VARIANTS; v++) {
     /* conv2d_gemm decodes VQ weights 4 input channels at a time; variant 3
      * exists only for a VQ layer. */
-    if ((v > 0 && v < 4 && cin_g % 4 != 0) || (v == 3 && src->p.conv.weights.dense >= 0))
+    if ((v != 0 && v != 4 && cin_g % 4 != 0) || (v == 3 && src->p.conv.weights.dense >= 0))
       continue;
     graphs[v] = conv_graph (model, src, v, rand);
     if (!vq_graph_validate (graphs[v], error))
@@ -155,7 +158,7 @@ vq__vk_conv_times (const vq_graph *model, uint32_t node, const char *device, int
    * add time (on lavapipe one late thread delays the whole dispatch), so
    * the minimum compares variants more steadily than the median. */
   double *fastest[VARIANTS] = {&times->dense_ms, &times->vq8_ms, &times->vq4_ms,
-                               &times->own_ms, &times->dense16_ms};
+                               &times->own_ms, &times->dense16_ms, &times->grid_ms};
   for (int v = 0; v < VARIANTS; v++)
     if (ms[v]) {
       qsort (ms[v], runs, sizeof (double), compare_doubles);

@@ -12,6 +12,8 @@ typedef struct {
   double dense16_ms; /* dense fp16 weights: the precision of VQ codebooks */
   double vq8_ms;   /* VQ, 8-bit indices, d = 4, K = 256; 0 when not applicable */
   double vq4_ms;   /* VQ, 4-bit indices, d = 8, K = 16; 0 when not applicable */
+  double grid_ms;  /* VQ, 8-bit indices, d = 1, K = 256 on the compressor's
+                      grid codebook; 0 when not applicable */
   double own_ms;   /* the model's own VQ weights; 0 when the layer is dense */
   const char *family; /* the shader family that ran: "wino", "gemm" or "direct" */
 } vq_vk_conv_times;
