@@ -294,6 +294,20 @@ test_gptvq_diagonal_is_nearest (void)
   problem_clear (&p);
 }
 
+/* p quantized with options' d and K by plain k-means and by the Hessian
+ * method, with each one's relative output error. */
+static void
+quantize_both (const problem *p, vq__quantize_options *options, vq__vq_layer *plain,
+               double *plain_rel, vq__vq_layer *hessian, double *hessian_rel)
+{
+  options->method = VQ__METHOD_KMEANS;
+  g_assert_true (vq__quantize_layer (p->w, p->rows, p->cols, p->h, options, plain, plain_rel,
+                                     NULL));
+  options->method = VQ__METHOD_HESSIAN;
+  g_assert_true (vq__quantize_layer (p->w, p->rows, p->cols, p->h, options, hessian,
+                                     hessian_rel, NULL));
+}
+
 static void
 test_gptvq_beats_nearest (void)
 {
@@ -320,11 +334,7 @@ test_gptvq_beats_nearest (void)
   /* The whole Hessian method against plain k-means, same d and K. */
   double plain_rel, hessian_rel;
   vq__vq_layer plain, hessian;
-  g_assert_true (vq__quantize_layer (p.w, p.rows, p.cols, p.h, &options, &plain, &plain_rel,
-                                     NULL));
-  options.method = VQ__METHOD_HESSIAN;
-  g_assert_true (vq__quantize_layer (p.w, p.rows, p.cols, p.h, &options, &hessian,
-                                     &hessian_rel, NULL));
+  quantize_both (&p, &options, &plain, &plain_rel, &hessian, &hessian_rel);
   g_test_message ("relative output error: k-means %.4g, Hessian method %.4g", plain_rel,
                   hessian_rel);
   g_assert_cmpfloat (hessian_rel, <, 0.7 * plain_rel);
@@ -351,14 +361,9 @@ test_d1_grid (void)
     int32_t k = ks[i];
     vq__quantize_options options;
     vq__quantize_options_init (&options, 1, k);
-    options.method = VQ__METHOD_KMEANS;
     double plain_rel, hessian_rel;
     vq__vq_layer plain, hessian;
-    g_assert_true (vq__quantize_layer (p.w, p.rows, p.cols, p.h, &options, &plain, &plain_rel,
-                                       NULL));
-    options.method = VQ__METHOD_HESSIAN;
-    g_assert_true (vq__quantize_layer (p.w, p.rows, p.cols, p.h, &options, &hessian,
-                                       &hessian_rel, NULL));
+    quantize_both (&p, &options, &plain, &plain_rel, &hessian, &hessian_rel);
     for (int32_t e = 0; e < k; e++) {
       double grid = (double) (e - k / 2) / (double) (k / 2);
       g_assert_cmpfloat (plain.codebook[e], ==, grid);
