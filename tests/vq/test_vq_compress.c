@@ -315,6 +315,39 @@ test_shared_codebook (void)
 }
 
 static void
+test_d1_grid (void)
+{
+  /* d = 1 private codebooks come out as the uniform grid the Vulkan shaders
+   * compute instead of fetch, and are recognised as such once written in
+   * fp16 (8- and 4-bit indices); a shared d = 1 codebook is learned, and a
+   * grid with one entry moved is not a grid. */
+  vq_model *model = vq_test_sample_model ();
+  float **frames = calibration_frames (model);
+  GError *error = NULL;
+  vq_model *grids = compress_pair (model, frames, "d1k256", "d1k16", 2, NULL, &error);
+  g_assert_no_error (error);
+  vq_model *shared = compress_pair (model, frames, "d1k256@1", "d1k256@1", 2, NULL, &error);
+  g_assert_no_error (error);
+  const char *names[2] = { "conv0", "head1" };
+  const int32_t ks[2] = { 256, 16 };
+  for (int i = 0; i < 2; i++) {
+    const vq_node *node = find_node (grids->graph, names[i]);
+    vq_blob *codebook = &grids->graph->blobs[node->p.conv.weights.codebook];
+    g_assert_cmpint (codebook->dtype, ==, VQ_DTYPE_F16);
+    g_assert_cmpint (vq_codebook_grid_half (codebook), ==, ks[i] / 2);
+    ((uint16_t *) codebook->data)[3] ^= 1; /* one ulp */
+    g_assert_cmpint (vq_codebook_grid_half (codebook), ==, 0);
+    node = find_node (shared->graph, names[i]);
+    g_assert_cmpint (vq_codebook_grid_half (&shared->graph->blobs[node->p.conv.weights.codebook]),
+                     ==, 0);
+  }
+  vq_model_free (grids);
+  vq_model_free (shared);
+  free_frames (frames);
+  vq_model_free (model);
+}
+
+static void
 test_deterministic (void)
 {
   vq_model *model = vq_test_sample_model ();
@@ -446,6 +479,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vq/compress/round-trip", test_round_trip);
   g_test_add_func ("/vq/compress/deterministic", test_deterministic);
   g_test_add_func ("/vq/compress/shared-codebook", test_shared_codebook);
+  g_test_add_func ("/vq/compress/d1-grid", test_d1_grid);
   g_test_add_func ("/vq/compress/bad-options", test_bad_options);
   g_test_add_func ("/vq/eval/agreement", test_agreement);
   return g_test_run ();

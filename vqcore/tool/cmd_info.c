@@ -71,6 +71,8 @@ node_details (const vq_graph *graph, const vq_node *node)
       g_string_append_printf (s, " vq K=%d d=%d %s %s-codebook", codebook->shape.dims[0],
                               codebook->shape.dims[1], vq_dtype_name (indices->dtype),
                               vq_dtype_name (codebook->dtype));
+      if (vq_codebook_grid_half (codebook) > 0)
+        g_string_append (s, " (grid)");
       if (w->scales >= 0)
         g_string_append_printf (s, " scales-%s", vq_dtype_name (graph->blobs[w->scales].dtype));
       int users = codebook_users (graph, w->codebook);

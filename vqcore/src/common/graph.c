@@ -239,6 +239,21 @@ vq_blob_get_f32 (const vq_blob *blob, int64_t i)
   return ((const float *) blob->data)[i];
 }
 
+int32_t
+vq_codebook_grid_half (const vq_blob *codebook)
+{
+  if (codebook->shape.rank != 2)
+    return 0;
+  int32_t k = codebook->shape.dims[0], d = codebook->shape.dims[1];
+  if (d != 1 || k < 4 || (k & (k - 1)) != 0)
+    return 0;
+  int32_t half = k / 2;
+  for (int32_t i = 0; i < k; i++)
+    if (vq_blob_get_f32 (codebook, i) != (float) (i - half) * (1.0f / (float) half))
+      return 0;
+  return half;
+}
+
 int64_t
 vq_conv_weight_count (const vq_graph *graph, const vq_node *node)
 {

@@ -155,7 +155,7 @@ void vq__init_scales (vq__vq_layer *layer, const double *w);
 /* Whether a private codebook of d x K is the uniform grid (i - K/2) / (K/2):
  * d = 1 and K a power of two >= 4. That is symmetric per-row linear
  * quantization, the values are exact in fp16, and the Vulkan shaders
- * compute them from the index instead of fetching them (grid_half in
+ * compute them from the index instead of fetching them (vq_codebook_grid_half;
  * vulkan/conv.c): on a CPU device a fetch per weight cost d = 1 about 5 %
  * over dense weights. Shared codebooks stay learned. */
 gboolean vq__grid_applies (int32_t d, int32_t k);

@@ -252,25 +252,6 @@ codebook_words (const vq_blob *codebook, bool *halves, VkFormat *format, gsize *
   return words;
 }
 
-/* K/2 when the codebook is the compressor's d = 1 grid, entry i exactly
- * (i - K/2) / (K/2) as the shaders compute it in fp32 (VQ_CB_GRID in
- * shaders/conv_weights.glsl); 0 otherwise, and the shaders fetch it. A
- * power-of-two K keeps every entry exact in fp16 and fp32. With the
- * fetches gone d = 1 costs what dense weights do on lavapipe, where each
- * fetch is a call in the generated code (README, "VQ decode"). */
-static int32_t
-grid_half (const vq_blob *codebook)
-{
-  int32_t k = codebook->shape.dims[0], d = codebook->shape.dims[1];
-  if (d != 1 || k < 4 || (k & (k - 1)) != 0)
-    return 0;
-  int32_t half = k / 2;
-  for (int32_t i = 0; i < k; i++)
-    if (vq_blob_get_f32 (codebook, i) != (float) (i - half) * (1.0f / (float) half))
-      return 0;
-  return half;
-}
-
 static gboolean
 upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
            const vq_conv_params *p, int32_t cin_g, int32_t *row4, VkFormat *format,
@@ -283,7 +264,10 @@ upload_vq (vq_vk_context *ctx, vq_vk_conv *conv, const vq_graph *graph,
   if (conv->chunked) {
     gsize bytes;
     guint32 *words = codebook_words (codebook, &conv->codebook_halves, format, &bytes);
-    conv->codebook_grid = grid_half (codebook);
+    /* The shaders compute a d = 1 grid's entries: with one fetch per
+     * weight gone, d = 1 costs what dense weights do on lavapipe, where
+     * each fetch is a call in the generated code (README, "VQ decode"). */
+    conv->codebook_grid = vq_codebook_grid_half (codebook);
     ok = vq__vk_buffer_init (ctx, &conv->weights, bytes, false, error) &&
          vq__vk_buffer_write (ctx, &conv->weights, 0, words, bytes, error);
     g_free (words);
