@@ -45,7 +45,7 @@ const int VQ_CB_TEXELS = VQ_CB_WORDS <= 2 ? 1 : (VQ_CB_WORDS + 3) / 4;
                 : uintBitsToFloat ((t)[min ((m) / 4, VQ_CB_TEXELS - 1)][(m) % 4]))
 
 /* d = 1 with the compressor's grid codebook, entry i = (i - VQ_CB_GRID) /
- * VQ_CB_GRID (vq/layer.c, vq__grid_applies; vq_codebook_grid_half checks every
+ * VQ_CB_GRID (vq/layer.c, vq__grid_init; vq_codebook_grid_half checks every
  * entry): the weight is computed from the index, exactly as the table holds
  * it, instead of fetched. 0: a learned codebook, fetched. */
 layout (constant_id = 31) const int VQ_CB_GRID = 0;

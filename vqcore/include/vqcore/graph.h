@@ -211,9 +211,13 @@ float vq_activation_apply (vq_activation act, float alpha, float x);
 /* Reads element i of a F32 or F16 blob as float. */
 float vq_blob_get_f32 (const vq_blob *blob, int64_t i);
 
-/* K/2 when a K x d codebook is the uniform grid the compressor writes for
- * d = 1: K a power of two >= 4 and entry i exactly (i - K/2) / (K/2) as
- * fp32 computes it; 0 otherwise. That is symmetric per-row linear
+/* Whether a K x d codebook can be the uniform grid (i - K/2) / (K/2) that
+ * the compressor writes for d = 1: d = 1 and K a power of two >= 4, so
+ * that every entry is exact in fp16 and fp32. */
+bool vq_codebook_grid_fits (int32_t k, int32_t d);
+
+/* K/2 when a K x d codebook is that grid, entry i exactly (i - K/2) / (K/2)
+ * as fp32 computes it; 0 otherwise. That is symmetric per-row linear
  * quantization, and the Vulkan shaders compute its entries from the index
  * instead of fetching them. */
 int32_t vq_codebook_grid_half (const vq_blob *codebook);

@@ -239,13 +239,19 @@ vq_blob_get_f32 (const vq_blob *blob, int64_t i)
   return ((const float *) blob->data)[i];
 }
 
+bool
+vq_codebook_grid_fits (int32_t k, int32_t d)
+{
+  return d == 1 && k >= 4 && (k & (k - 1)) == 0;
+}
+
 int32_t
 vq_codebook_grid_half (const vq_blob *codebook)
 {
   if (codebook->shape.rank != 2)
     return 0;
-  int32_t k = codebook->shape.dims[0], d = codebook->shape.dims[1];
-  if (d != 1 || k < 4 || (k & (k - 1)) != 0)
+  int32_t k = codebook->shape.dims[0];
+  if (!vq_codebook_grid_fits (k, codebook->shape.dims[1]))
     return 0;
   int32_t half = k / 2;
   for (int32_t i = 0; i < k; i++)

@@ -83,7 +83,7 @@ candidate_error (const vq__conv_entry *conv, const vq__prepared_hessian *prepare
   double *wp = vq__pad_rows (w, rows, conv->cols, layer.cols_p);
   double *hd, *u;
   vq__prepared_hessian_pad (prepared, layer.cols_p, &hd, &u);
-  if (shared_codebook == NULL && vq__grid_applies (setting->d, setting->k))
+  if (shared_codebook == NULL && vq_codebook_grid_fits (setting->k, setting->d))
     vq__grid_init (&layer, wp); /* the same grid, the proxy rows' scales */
   else
     vq__init_scales (&layer, wp);

@@ -69,12 +69,6 @@ vq__init_scales (vq__vq_layer *layer, const double *w)
   }
 }
 
-gboolean
-vq__grid_applies (int32_t d, int32_t k)
-{
-  return d == 1 && k >= 4 && (k & (k - 1)) == 0;
-}
-
 void
 vq__grid_init (vq__vq_layer *layer, const double *w)
 {

@@ -1,7 +1,7 @@
 /* Quantizes one layer: seeds a codebook by k-means, then (Hessian method)
  * alternates GPTVQ assignment with the closed-form codebook and scale
  * refits, keeping the round with the smallest output error. With d = 1 the
- * codebook is a fixed uniform grid instead (vq__grid_applies). */
+ * codebook is a fixed uniform grid instead (vq__grid_init). */
 #include <math.h>
 #include <string.h>
 
@@ -114,7 +114,8 @@ vq__quantize_layer (const float *w, int64_t rows, int64_t cols, const double *h,
     vq__prepared_hessian_clear (&own);
   }
 
-  gboolean grid = options->fixed_codebook == NULL && vq__grid_applies (options->d, options->k);
+  gboolean grid =
+    options->fixed_codebook == NULL && vq_codebook_grid_fits (options->k, options->d);
   if (grid)
     vq__grid_init (out, wp);
   else if (options->fixed_codebook)

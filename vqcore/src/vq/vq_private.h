@@ -152,15 +152,14 @@ void vq__refit_scales (vq__vq_layer *layer, const double *w, const double *h, in
 /* Initial scales: the root mean square of each row (1 for a zero row). */
 void vq__init_scales (vq__vq_layer *layer, const double *w);
 
-/* Whether a private codebook of d x K is the uniform grid (i - K/2) / (K/2):
- * d = 1 and K a power of two >= 4. That is symmetric per-row linear
- * quantization, the values are exact in fp16, and the Vulkan shaders
- * compute them from the index instead of fetching them (vq_codebook_grid_half;
- * vulkan/conv.c): on a CPU device a fetch per weight cost d = 1 about 5 %
- * over dense weights. Shared codebooks stay learned. */
-gboolean vq__grid_applies (int32_t d, int32_t k);
-/* Sets the grid and, per row, the scale that puts the row's largest
- * magnitude on the grid's last positive level (K/2 - 1) / (K/2). */
+/* A private codebook whose shape fits the uniform grid (i - K/2) / (K/2)
+ * (vq_codebook_grid_fits: d = 1, K a power of two >= 4) is that grid:
+ * symmetric per-row linear quantization, exact in fp16, whose entries the
+ * Vulkan shaders compute from the index instead of fetching them
+ * (vq_codebook_grid_half, vulkan/conv.c); on a CPU device a fetch per
+ * weight cost d = 1 about 5 % over dense weights. Shared codebooks stay
+ * learned. vq__grid_init sets the grid and, per row, the scale that puts
+ * the row's largest magnitude on its last positive level (K/2 - 1) / (K/2). */
 void vq__grid_init (vq__vq_layer *layer, const double *w);
 
 /* ---- one layer, start to finish (quantize.c) ---- */
